@@ -1,0 +1,1 @@
+"""Core types: prompt pool, feedback, the scheduler protocol, the registry, errors, seeding."""

@@ -1,0 +1,23 @@
+"""The named presets, one module per paper family; importing this module registers them."""
+
+from __future__ import annotations
+
+from schedsim.core.registry import register
+from schedsim.schedulers.beta import BetaScheduler
+from schedsim.schedulers.gaussian import GaussianScheduler
+from schedsim.schedulers.paced import AccuracyErrorReplay, PacedScheduler, ReplayItem
+from schedsim.schedulers.sec import SECScheduler
+from schedsim.schedulers.uniform import UniformScheduler
+
+for _cls in (UniformScheduler, PacedScheduler, BetaScheduler, GaussianScheduler, SECScheduler):
+    register(_cls)
+
+__all__ = [
+    "AccuracyErrorReplay",
+    "BetaScheduler",
+    "GaussianScheduler",
+    "PacedScheduler",
+    "ReplayItem",
+    "SECScheduler",
+    "UniformScheduler",
+]
