@@ -12,7 +12,9 @@ import typer
 from schedsim.core.errors import SchedsimError
 from schedsim.core.registry import available, get, params, signals
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Simulate and compare difficulty schedulers for RLVR.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Simulate and compare difficulty schedulers for RLVR."
+)
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:

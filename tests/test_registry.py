@@ -26,7 +26,10 @@ def test_spec_parsing_types() -> None:
     ("spec", "message"),
     [
         ("nope", "unknown scheduler 'nope'; accepted: 'beta', 'gaussian', 'paced', 'sec', 'uniform'"),
-        ("sec:temp=1", "unknown parameter 'temp' for scheduler 'sec'; accepted: 'alpha', 'tau', 'update_unseen', 'adv_std'"),
+        (
+            "sec:temp=1",
+            "unknown parameter 'temp' for scheduler 'sec'; accepted: 'alpha', 'tau', 'update_unseen', 'adv_std'",
+        ),
         ("sec:tau", "sec: 'tau' is not key=value; accepted: 'name:key=value,key=value'"),
         ("sec:tau=x", "sec: tau='x' is not accepted; accepted: a value of type float"),
         ("sec:tau=1,tau=2", "sec: parameter 'tau' given twice"),
@@ -40,9 +43,13 @@ def test_bad_specs_name_the_value_and_accepted_ones(spec: str, message: str) -> 
 
 
 def test_bad_parameter_values(pool: schedsim.PromptPool) -> None:
-    with pytest.raises(schedsim.ParameterError, match=r"gaussian: sigma=0.0 is out of range; accepted: a number in \(0, inf\]"):
+    with pytest.raises(
+        schedsim.ParameterError, match=r"gaussian: sigma=0.0 is out of range; accepted: a number in \(0, inf\]"
+    ):
         schedsim.make_scheduler("gaussian:sigma=0", pool=pool)
-    with pytest.raises(schedsim.ParameterError, match=r"beta: mode='both' is not accepted; accepted: 'sample', 'weight'"):
+    with pytest.raises(
+        schedsim.ParameterError, match=r"beta: mode='both' is not accepted; accepted: 'sample', 'weight'"
+    ):
         schedsim.make_scheduler("beta:mode=both", pool=pool)
     with pytest.raises(schedsim.ParameterError, match="estimator='oracle' is not accepted"):
         schedsim.make_scheduler("paced:estimator=oracle", pool=pool)
@@ -66,6 +73,7 @@ def test_canonical_spec_sorts_keys() -> None:
 
 def test_register_third_party(pool: schedsim.PromptPool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # keep the global registry clean
+
     class FirstK(schedsim.Scheduler):
         name = "firstk-test"
 

@@ -90,8 +90,11 @@ def test_paced_selects_closest_to_tau() -> None:
     np.testing.assert_allclose(s.estimates(), [0.0, 0.5, 1.0, 0.4, 0.575, 1.0])
     assert set(s.select(2)) == {1, 4}
     assert set(s.select(3)) == {1, 3, 4}
-    extra = {int(np.setdiff1d(make(seed).select(4), [1, 3, 4])[0]) for seed in range(60) for make in [
-        lambda seed: schedsim.make_scheduler("paced", pool=pool, seed=seed, log_z=table)]}
+    extra = {
+        int(np.setdiff1d(make(seed).select(4), [1, 3, 4])[0])
+        for seed in range(60)
+        for make in [lambda seed: schedsim.make_scheduler("paced", pool=pool, seed=seed, log_z=table)]
+    }
     assert extra == {0, 2, 5}  # ties at |p-hat - tau| = 0.5 broken at random
     assert s.distribution() is None
 

@@ -37,7 +37,9 @@ class Stateful:
             raise StateError(f"state dict of {type(self).__name__} is {type(state).__name__}; accepted: a dict")
         missing = [key for key in self._state_keys if key not in state]
         if missing:
-            raise StateError(f"state dict of {type(self).__name__} lacks {missing}; accepted keys: {list(self._state_keys)}")
+            raise StateError(
+                f"state dict of {type(self).__name__} lacks {missing}; accepted keys: {list(self._state_keys)}"
+            )
         for key in self._state_keys:
             current, new = getattr(self, key), state[key]
             if isinstance(current, np.ndarray):
@@ -53,9 +55,22 @@ class Estimator(Stateful, abc.ABC):
     """Per-prompt pass-rate estimator: learns from feedback, returns p-hat in [0, 1] for any ids."""
 
     name: ClassVar[str] = "estimator"
+    #: True when p-hat changes only in :meth:`observe` and only at the ids it records in ``touched``, so rules
+    #: may cache per-prompt weights and refresh just those (False for trainer-driven signals such as log Z).
+    incremental: ClassVar[bool] = True
 
     def __init__(self, pool: PromptPool) -> None:
         self.pool = pool
+        self.revision = 0  # bumped by every change; caches keyed on it
+        self.touched = np.empty(0, dtype=np.int64)  # ids whose estimate changed in the last revision
+
+    def _touch(self, ids: np.ndarray) -> None:
+        self.revision += 1
+        self.touched = ids
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.revision += 2  # not a one-step change: caches must rebuild
 
     def validate(self, feedback: Feedback) -> None:
         """Raise FeedbackError if this estimator cannot learn from ``feedback`` (default: rewards in [0, 1])."""
@@ -69,8 +84,19 @@ class Estimator(Stateful, abc.ABC):
     def estimate(self, ids: np.ndarray | None = None) -> np.ndarray:
         """Return p-hat ``float[len(ids)]`` (or ``float[N]`` when ``ids`` is None), values in [0, 1]."""
 
+    def values(self) -> np.ndarray:
+        """p-hat for the whole pool, possibly a read-only view of live state (no copy); rules use this."""
+        return self.estimate()
+
     def metrics(self) -> dict[str, float]:
         return {}
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` (no copy), for handing live state to rules without aliasing risk."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 class Rule(Stateful, abc.ABC):

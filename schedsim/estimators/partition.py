@@ -20,7 +20,7 @@ from schedsim.core.errors import MissingSignalError, ParameterError, SchedsimErr
 from schedsim.core.feedback import Feedback
 from schedsim.core.params import check_range
 from schedsim.core.pool import PromptPool
-from schedsim.core.scheduler import Estimator
+from schedsim.core.scheduler import Estimator, readonly
 
 LogZSource = Callable[[np.ndarray], np.ndarray]
 
@@ -62,6 +62,7 @@ class LogZEstimator(Estimator):
     """
 
     name: ClassVar[str] = "logz"
+    incremental: ClassVar[bool] = False  # the trainer's head changes log Z between observations
     _state_keys = ()
 
     def __init__(
@@ -71,6 +72,7 @@ class LogZEstimator(Estimator):
         self.kl_coef = check_range("kl_coef", kl_coef, 0.0, None, lo_open=True)
         self.clip = bool(clip)
         self.log_z: LogZSource | None = None
+        self._all_ids: np.ndarray | None = None
         self.set_source(log_z)
 
     def set_source(self, log_z: LogZSource | None) -> None:
@@ -88,12 +90,16 @@ class LogZEstimator(Estimator):
                 "the 'logz' estimator has no log Z source; pass make_scheduler(..., log_z=fn) with "
                 "fn(ids) -> log Z values, or call scheduler.set_log_z(fn) once the trainer has built its head"
             )
-        ids = np.arange(self.pool.n) if ids is None else np.asarray(ids, dtype=np.int64)
-        values = np.asarray(self.log_z(ids), dtype=np.float64)
-        if values.shape != ids.shape or not np.isfinite(values).all():
+        if ids is None:
+            if self._all_ids is None:
+                self._all_ids = readonly(np.arange(self.pool.n))
+            ids = self._all_ids
+        else:
+            ids = np.asarray(ids, dtype=np.int64)
+        p_hat = np.multiply(self.log_z(ids), self.kl_coef, dtype=np.float64)
+        if p_hat.shape != ids.shape or not np.isfinite(p_hat.sum()):  # one cheap pass finds any NaN/inf
             raise SchedsimError(
-                f"log_z source returned shape {values.shape} with finite={bool(np.isfinite(values).all())} "
+                f"log_z source returned shape {p_hat.shape} with finite={bool(np.isfinite(p_hat).all())} "
                 f"for {ids.shape[0]} ids; accepted: {ids.shape[0]} finite values"
             )
-        p_hat = self.kl_coef * values
-        return np.clip(p_hat, 0.0, 1.0) if self.clip else p_hat
+        return np.clip(p_hat, 0.0, 1.0, out=p_hat) if self.clip else p_hat

@@ -9,7 +9,7 @@ import numpy as np
 from schedsim.core.feedback import Feedback
 from schedsim.core.params import check_range
 from schedsim.core.pool import PromptPool
-from schedsim.core.scheduler import Estimator
+from schedsim.core.scheduler import Estimator, readonly
 
 
 class EMAEstimator(Estimator):
@@ -41,9 +41,13 @@ class EMAEstimator(Estimator):
         ids, sums, counts = feedback.per_prompt()
         self.p[ids] = self.decay * self.p[ids] + (1.0 - self.decay) * (sums / counts)
         self.n_obs[ids] += 1  # ids are unique here
+        self._touch(ids)
 
     def estimate(self, ids: np.ndarray | None = None) -> np.ndarray:
         return self.p.copy() if ids is None else self.p[ids]
+
+    def values(self) -> np.ndarray:
+        return readonly(self.p)
 
     def metrics(self) -> dict[str, float]:
         return {"sched/est_mean": float(self.p.mean()), "sched/est_seen_frac": float((self.n_obs > 0).mean())}
@@ -65,25 +69,27 @@ class EmpiricalEstimator(Estimator):
     """
 
     name: ClassVar[str] = "empirical"
-    _state_keys = ("succ", "count")
+    _state_keys = ("succ", "count", "p")
 
     def __init__(self, pool: PromptPool, *, init: float = 0.5) -> None:
         super().__init__(pool)
         self.init = check_range("init", init, 0.0, 1.0)
         self.succ = np.zeros(pool.n)
         self.count = np.zeros(pool.n)
+        self.p = np.full(pool.n, float(init))  # succ / count where count > 0, kept in step
 
     def observe(self, feedback: Feedback) -> None:
         ids, sums, counts = feedback.per_prompt()
         self.succ[ids] = sums
         self.count[ids] = counts
+        self.p[ids] = sums / counts
+        self._touch(ids)
 
     def estimate(self, ids: np.ndarray | None = None) -> np.ndarray:
-        succ = self.succ if ids is None else self.succ[ids]
-        count = self.count if ids is None else self.count[ids]
-        out = np.full(succ.shape, self.init)
-        np.divide(succ, count, out=out, where=count > 0)
-        return out
+        return self.p.copy() if ids is None else self.p[ids]
+
+    def values(self) -> np.ndarray:
+        return readonly(self.p)
 
     def metrics(self) -> dict[str, float]:
-        return {"sched/est_mean": float(self.estimate().mean()), "sched/est_seen_frac": float((self.count > 0).mean())}
+        return {"sched/est_mean": float(self.p.mean()), "sched/est_seen_frac": float((self.count > 0).mean())}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from schedsim.core.params import check_range
 from schedsim.core.pool import PromptPool
 from schedsim.core.scheduler import Stateful
 

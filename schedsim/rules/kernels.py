@@ -22,7 +22,12 @@ def beta_kernel(p: np.ndarray, alpha: float, beta: float) -> np.ndarray:
         Xu et al., PACED: Distillation at the Frontier of Student Competence, arXiv 2603.11178.
     """
     p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
-    return p**alpha * (1.0 - p) ** beta
+    q = 1.0 - p
+    if alpha != 1:
+        p = p**alpha
+    if beta != 1:
+        q **= beta
+    return p * q
 
 
 def beta_kernel_peak(alpha: float, beta: float) -> float:
@@ -57,8 +62,10 @@ def unbiased_beta_kernel(succ: np.ndarray, count: np.ndarray, alpha: int, beta: 
 
 def gaussian_kernel(p: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     """``w(p) = exp(-(p - mu)^2 / (2 sigma^2))`` (FG-ExPO Gaussian curriculum sampling, arXiv 2605.11403)."""
-    p = np.asarray(p, dtype=np.float64)
-    return np.exp(-((p - mu) ** 2) / (2.0 * sigma**2))
+    d = np.asarray(p, dtype=np.float64) - mu
+    d *= d
+    d *= -1.0 / (2.0 * sigma**2)
+    return np.exp(d, out=d)
 
 
 class BetaKernel:
@@ -95,11 +102,14 @@ class BetaKernel:
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
         """Plug-in weights ``w(p) + floor * peak``."""
-        return beta_kernel(p, self.alpha, self.beta) + self.floor * self.peak
+        w = beta_kernel(p, self.alpha, self.beta)
+        if self.floor:
+            w += self.floor * self.peak
+        return w
 
     def weights(self, estimator: Estimator, ids: np.ndarray | None = None) -> np.ndarray:
         """Weights for ``ids`` (or the whole pool) from the estimator's current state."""
-        p_hat = estimator.estimate(ids)
+        p_hat = estimator.values() if ids is None else estimator.estimate(ids)
         if not self.unbiased:
             return self(p_hat)
         succ = estimator.succ if ids is None else estimator.succ[ids]
@@ -128,4 +138,4 @@ class GaussianKernel:
         del estimator
 
     def weights(self, estimator: Estimator, ids: np.ndarray | None = None) -> np.ndarray:
-        return self(estimator.estimate(ids))
+        return self(estimator.values() if ids is None else estimator.estimate(ids))

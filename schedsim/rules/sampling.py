@@ -25,36 +25,40 @@ def normalise(weights: np.ndarray) -> np.ndarray:
     return weights / total
 
 
-def sample_distinct(prob: np.ndarray, k: int, rng: np.random.Generator, max_rounds: int = 8) -> np.ndarray:
-    """Successive sampling of ``k`` distinct ids from ``prob`` (draw, remove, renormalise, repeat).
+def sample_distinct(weights: np.ndarray, k: int, rng: np.random.Generator, max_rounds: int = 8) -> np.ndarray:
+    """Successive sampling of ``k`` distinct ids with probability ``∝ weights`` (draw, remove, renormalise).
 
-    Implemented exactly and in O(N + k log N) by drawing i.i.d. from ``prob`` and discarding repeats (the first
-    occurrences of an i.i.d. stream follow the successive-sampling law). If mass is too concentrated for that
-    to finish quickly, the remainder uses the Gumbel-top-k trick, which has the same law. When fewer than ``k``
-    ids have positive probability, all of them are taken and the rest are drawn uniformly among the others.
+    Implemented exactly and in O(N + k log N) by drawing i.i.d. from the weights and discarding repeats (the
+    first occurrences of an i.i.d. stream follow the successive-sampling law). If the mass is too concentrated
+    for that to finish quickly, the remainder uses the Gumbel-top-k trick, which has the same law. When fewer
+    than ``k`` ids have positive weight, all of them are taken and the rest are drawn uniformly among the others.
+    ``weights`` need not be normalised; they must be finite, non-negative, with a positive sum.
     """
-    n = prob.shape[0]
-    positive = int(np.count_nonzero(prob > 0))
-    if positive <= k:
-        chosen = np.flatnonzero(prob > 0)
-        rest = np.flatnonzero(prob <= 0)
-        return np.concatenate([rng.permutation(chosen), rng.choice(rest, k - positive, replace=False)])
-    cdf = np.cumsum(prob)
-    cdf /= cdf[-1]
+    n = weights.shape[0]
+    cdf = np.cumsum(weights)
+    total = cdf[-1]
     chosen = np.empty(0, dtype=np.int64)
     for _ in range(max_rounds):
         need = k - chosen.size
-        draws = np.minimum(np.searchsorted(cdf, rng.random(2 * need + 8), side="right"), n - 1)
+        if need == 0:
+            return chosen
+        u = rng.random(2 * need + 8) * total
+        draws = np.minimum(np.searchsorted(cdf, u, side="right"), n - 1)
         stream = np.concatenate([chosen, draws])
         _, first = np.unique(stream, return_index=True)
         chosen = stream[np.sort(first)][:k]
-        if chosen.size == k:
-            return chosen
-    gumbel = np.log(prob, where=prob > 0, out=np.full(n, -np.inf)) + rng.gumbel(size=n)
-    gumbel[chosen] = np.inf
-    top = np.argpartition(-gumbel, k - 1)[:k]
+    if chosen.size == k:
+        return chosen
+    positive = np.flatnonzero(weights > 0)
+    if positive.size <= k:
+        rest = np.flatnonzero(weights <= 0)
+        return np.concatenate([rng.permutation(positive), rng.choice(rest, k - positive.size, replace=False)])
+    keys = np.full(n, -np.inf)
+    keys[positive] = np.log(weights[positive]) + rng.gumbel(size=positive.size)
+    keys[chosen] = np.inf
+    top = np.argpartition(-keys, k - 1)[:k]
     rest = top[~np.isin(top, chosen)]
-    return np.concatenate([chosen, rest[np.argsort(-gumbel[rest])]])
+    return np.concatenate([chosen, rest[np.argsort(-keys[rest])]])
 
 
 def smallest_k(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,6 +68,10 @@ def smallest_k(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
         return rng.permutation(n)
     if k == 0:
         return np.empty(0, dtype=np.int64)
+    lowest = scores.min()
+    at_min = np.flatnonzero(scores == lowest)
+    if at_min.size >= k:  # common when many prompts share one estimate (e.g. never observed): skip the select
+        return rng.choice(at_min, k, replace=False)
     kth = np.partition(scores, k - 1)[k - 1]
     below = np.flatnonzero(scores < kth)
     tied = np.flatnonzero(scores == kth)
@@ -87,19 +95,39 @@ class KernelSampling(Rule):
         super().__init__(pool)
         self.kernel = kernel
         self.replace = bool(replace)
+        self._cache: np.ndarray | None = None  # per-prompt weights, valid for estimator revision _cache_rev
+        self._cache_rev = -1
 
     @property
     def distinct(self) -> bool:  # type: ignore[override]
         return not self.replace
 
+    def weights(self, estimator: Estimator) -> np.ndarray:
+        """Unnormalised weights over the pool; refreshed only where the estimator changed when it allows."""
+        if not estimator.incremental:
+            return self.kernel.weights(estimator)
+        if self._cache is None or estimator.revision > self._cache_rev + 1 or estimator.revision < self._cache_rev:
+            self._cache = self.kernel.weights(estimator)
+        elif estimator.revision == self._cache_rev + 1 and estimator.touched.size:
+            self._cache[estimator.touched] = self.kernel.weights(estimator, estimator.touched)
+        self._cache_rev = estimator.revision
+        return self._cache
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._cache, self._cache_rev = None, -1
+
     def distribution(self, estimator: Estimator) -> np.ndarray:
-        return normalise(self.kernel.weights(estimator))
+        return normalise(self.weights(estimator))
 
     def select(self, k: int, estimator: Estimator, rng: np.random.Generator) -> np.ndarray:
-        prob = self.distribution(estimator)
+        weights = self.weights(estimator)
+        total = weights.sum()
+        if not np.isfinite(total) or total <= 0:
+            weights = np.ones_like(weights)  # same fallback as normalise()
         if self.replace:
-            return rng.choice(prob.shape[0], size=k, p=prob)
-        return sample_distinct(prob, k, rng)
+            return rng.choice(weights.shape[0], size=k, p=weights / weights.sum())
+        return sample_distinct(weights, k, rng)
 
 
 class TopKClosest(Rule):
@@ -127,13 +155,14 @@ class TopKClosest(Rule):
 
     def select(self, k: int, estimator: Estimator, rng: np.random.Generator) -> np.ndarray:
         n = self.pool.n
-        n_explore = int(round(self.explore * k))
+        n_explore = round(self.explore * k)
         n_greedy = k - n_explore
         if self.candidates is None or self.candidates >= n:
-            cand = np.arange(n)
+            dist = estimator.values() - self.tau
+            greedy = smallest_k(np.abs(dist, out=dist), n_greedy, rng)
         else:
             cand = rng.choice(n, size=max(self.candidates, n_greedy), replace=False)
-        greedy = cand[smallest_k(np.abs(estimator.estimate(cand) - self.tau), n_greedy, rng)]
+            greedy = cand[smallest_k(np.abs(estimator.estimate(cand) - self.tau), n_greedy, rng)]
         if n_explore == 0:
             return greedy
         mask = np.ones(n, dtype=bool)

@@ -146,7 +146,9 @@ class AccuracyErrorReplay:
         r = np.asarray(rewards, dtype=np.float64)
         p = np.asarray(p_hat, dtype=np.float64)
         if r.ndim != 2 or r.shape[0] != ids.shape[0] or p.shape != ids.shape:
-            raise FeedbackError(f"shapes ids {ids.shape}, rewards {r.shape}, p_hat {p.shape}; accepted: (m,), (m, G), (m,)")
+            raise FeedbackError(
+                f"shapes ids {ids.shape}, rewards {r.shape}, p_hat {p.shape}; accepted: (m,), (m, G), (m,)"
+            )
         finite = r[~np.isnan(r)]
         if ((finite != 0) & (finite != 1)).any() or not np.isfinite(p).all():
             raise FeedbackError("replay needs binary rewards (NaN = missing) and finite p_hat")
@@ -199,7 +201,10 @@ class AccuracyErrorReplay:
         picked = sample_distinct(prob, n, self._rng)
         weight = (size * prob[picked]) ** (-self.is_exponent)
         weight = weight / weight.max()
-        items = [ReplayItem(self._ids[i], self._payloads[i], self._priority[i], float(w)) for i, w in zip(picked, weight, strict=True)]
+        items = [
+            ReplayItem(self._ids[i], self._payloads[i], self._priority[i], float(w))
+            for i, w in zip(picked, weight, strict=True)
+        ]
         if self.remove_on_replay:
             self._keep(np.setdiff1d(np.arange(size), picked))
         return items

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from schedsim.cli import _specs, app
+
+runner = CliRunner()
+
+
+def test_list_shows_every_scheduler_with_paper_and_defaults() -> None:
+    out = runner.invoke(app, ["list"])
+    assert out.exit_code == 0
+    for token in ("paced", "arXiv 2602.12642", "tau=0.5", "sec", "alpha=0.5", "gaussian", "sigma=0.35", "uniform"):
+        assert token in out.output
+
+
+def test_check_passes_and_bad_spec_is_one_line() -> None:
+    ok = runner.invoke(app, ["check", "paced:tau=0.4"])
+    assert ok.exit_code == 0 and "passed 9 checks" in ok.output
+    bad = runner.invoke(app, ["check", "pacd"])
+    assert bad.exit_code == 2
+    assert bad.output.strip().splitlines() == [
+        "error: unknown scheduler 'pacd'; accepted: 'beta', 'gaussian', 'paced', 'sec', 'uniform'"
+    ]
+
+
+def test_demo_runs_every_scheduler() -> None:
+    out = runner.invoke(
+        app, ["demo", "--steps", "3", "--batch", "16", "--schedulers", "uniform,paced:tau=0.3,explore=0.5,sec"]
+    )
+    assert out.exit_code == 0, out.output
+    lines = out.output.strip().splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["uniform", "paced:tau=0.3,explore=0.5", "sec"]
+
+
+def test_scheduler_list_splitting() -> None:
+    assert _specs("paced:tau=0.4,explore=0.1,sec,beta:alpha=2") == ["paced:tau=0.4,explore=0.1", "sec", "beta:alpha=2"]
