@@ -135,6 +135,9 @@ class Scheduler(abc.ABC):
     summary: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     distinct: ClassVar[bool] = True
+    #: loss reduction this scheduler asks the trainer for (``"mixed"``: average over non-zero-variance groups
+    #: only); None leaves the trainer's own setting. Used by the ``uniform-mixed`` control.
+    loss_reduction: ClassVar[str | None] = None
 
     def __init__(self, pool: PromptPool, *, seed: int | None = None) -> None:
         if not isinstance(pool, PromptPool):

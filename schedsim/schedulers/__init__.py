@@ -7,9 +7,9 @@ from schedsim.schedulers.beta import BetaScheduler
 from schedsim.schedulers.gaussian import GaussianScheduler
 from schedsim.schedulers.paced import AccuracyErrorReplay, PacedScheduler, ReplayItem
 from schedsim.schedulers.sec import SECScheduler
-from schedsim.schedulers.uniform import UniformScheduler
+from schedsim.schedulers.uniform import UniformMixedScheduler, UniformScheduler
 
-for _cls in (UniformScheduler, PacedScheduler, BetaScheduler, GaussianScheduler, SECScheduler):
+for _cls in (UniformScheduler, UniformMixedScheduler, PacedScheduler, BetaScheduler, GaussianScheduler, SECScheduler):
     register(_cls)
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "PacedScheduler",
     "ReplayItem",
     "SECScheduler",
+    "UniformMixedScheduler",
     "UniformScheduler",
 ]

@@ -47,3 +47,21 @@ class UniformScheduler(Scheduler):
 
     def _load_state(self, body: dict[str, Any]) -> None:
         self.rule.load_state_dict(body["rule"])
+
+
+class UniformMixedScheduler(UniformScheduler):
+    """Uniform selection, with the loss averaged over mixed (non-zero-variance) groups only: a control.
+
+    Under plain SGD with a loss averaged over all rollouts, all-pass/all-fail groups add zeros and shrink the
+    step, so a frontier scheduler can win merely by taking bigger steps. This control removes that effect
+    without changing which prompts are trained on; if a scheduler's gain over ``uniform`` vanishes against
+    ``uniform-mixed``, the gain was the effective step size, not better selection (reference/theory.md §6).
+
+    References:
+        reference/theory.md §6 (the toolkit's own prototype finding).
+    """
+
+    name = "uniform-mixed"
+    summary = "control: uniform selection, loss averaged over mixed groups only (effective-step-size control)"
+    paper = "control, theory.md §6"
+    loss_reduction = "mixed"

@@ -1,0 +1,77 @@
+"""Plots of a comparison. Each function draws on ``ax`` (created if None) and returns the Axes; none saves."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are written to files; never needs a display
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from schedsim.analysis.metrics import curve_band
+from schedsim.runner.loop import P_BINS
+
+
+def _axes(ax: Axes | None) -> Axes:
+    return plt.subplots(figsize=(6, 4))[1] if ax is None else ax
+
+
+def plot_curves(
+    table: pd.DataFrame, metric: str, *, ylabel: str, ax: Axes | None = None, skip_first: bool = False
+) -> Axes:
+    """Mean of ``metric`` vs rollouts per scheduler with a 95 % bootstrap band over seeds."""
+    ax = _axes(ax)
+    band = curve_band(table, metric)
+    for spec, b in band.groupby("scheduler", sort=False):
+        b = b.iloc[1:] if skip_first else b
+        line = ax.plot(b["rollouts"], b["mean"], label=spec)[0]
+        ax.fill_between(b["rollouts"], b["lo"], b["hi"], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("rollouts consumed (all, selection included)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_selection(table: pd.DataFrame, spec: str, *, ax: Axes | None = None) -> Axes:
+    """Heatmap: fraction of the selected prompts in each true-pass-rate bin, over training (one scheduler)."""
+    ax = _axes(ax)
+    sub = table[(table["scheduler"] == spec) & (table["rollouts"] > 0)]
+    cols = [f"sel_p{b}" for b in range(P_BINS)]
+    grid = sub.groupby("rollouts")[cols].mean()
+    if grid.empty:
+        ax.set_title(f"{spec}: no selections recorded")
+        return ax
+    extent = (grid.index.min(), grid.index.max(), 0.0, 1.0)
+    ax.imshow(grid.to_numpy().T, origin="lower", aspect="auto", extent=extent, cmap="viridis", vmin=0)
+    ax.set_title(spec, fontsize=9)
+    ax.set_xlabel("rollouts")
+    ax.set_ylabel("true pass rate of selected prompts")
+    return ax
+
+
+def selection_figure(table: pd.DataFrame, order: list[str]) -> plt.Figure:
+    """One selection heatmap per scheduler, side by side."""
+    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 3.2), squeeze=False, sharey=True)
+    for ax, spec in zip(axes[0], order, strict=True):
+        plot_selection(table, spec, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_snr(bins: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Empirical SNR per pass-rate bin with CIs, and the analytic curve, on log axes."""
+    ax = _axes(ax)
+    yerr = np.vstack([bins["snr"] - bins["snr_lo"], bins["snr_hi"] - bins["snr"]])
+    ax.errorbar(bins["p"], bins["snr"], yerr=np.clip(yerr, 0, None), fmt="o", ms=3, label="empirical (95% CI)")
+    ax.plot(bins["p"], bins["snr_analytic"], "-", label="analytic")
+    ax.set_xscale("logit")
+    ax.set_yscale("log")
+    ax.set_xlabel("pass rate p")
+    ax.set_ylabel("SNR = ||E g||² / tr Cov g")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    return ax

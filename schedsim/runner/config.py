@@ -1,0 +1,90 @@
+"""The resolved configuration of a ``compare`` run: what it ran, exactly, as JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from schedsim.core.errors import ParameterError, SpecError
+from schedsim.core.params import check_int
+from schedsim.core.registry import canonical_spec
+from schedsim.envs import parse_env_spec
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One comparison: every scheduler spec x every seed on the same environment and budget.
+
+    Args:
+        schedulers: scheduler specs (canonicalised, duplicates rejected).
+        env: environment spec, e.g. ``"bandit"`` or ``"bandit:hard-tail,optimizer=sgd"``.
+        seeds: number of seeds; seed s builds the same environment for every scheduler (paired comparison).
+        budget: rollouts per unit, all of them (selection included).
+        batch: prompts per step (B); group: rollouts per prompt (G).
+        eval_every: rollouts between evaluations on the held-out pool.
+        target: held-out accuracy for the rollouts-to-target metric; None: the baseline's mean final accuracy.
+        baseline: scheduler spec the paired differences are taken against (default: ``uniform`` if present,
+            else the first).
+    """
+
+    schedulers: tuple[str, ...]
+    env: str = "bandit"
+    seeds: int = 5
+    budget: int = 200_000
+    batch: int = 64
+    group: int = 8
+    eval_every: int = 10_000
+    target: float | None = None
+    baseline: str | None = None
+
+    def __post_init__(self) -> None:
+        specs = tuple(canonical_spec(s) for s in self.schedulers)
+        if not specs:
+            raise SpecError("no scheduler given; accepted: one or more scheduler specs")
+        if len(set(specs)) != len(specs):
+            raise SpecError(f"a scheduler is listed twice in {list(self.schedulers)}")
+        object.__setattr__(self, "schedulers", specs)
+        parse_env_spec(self.env)
+        check_int("seeds", self.seeds, 1)
+        check_int("batch", self.batch, 1)
+        check_int("group", self.group, 1)
+        check_int("budget", self.budget, 1)
+        check_int("eval_every", self.eval_every, 1)
+        if self.budget < self.batch * self.group:
+            raise ParameterError(
+                f"budget={self.budget} is smaller than one batch (batch x group = {self.batch * self.group} "
+                f"rollouts); accepted: budget >= {self.batch * self.group}"
+            )
+        if self.target is not None and not 0.0 <= self.target <= 1.0:
+            raise ParameterError(f"target={self.target!r} is out of range; accepted: a number in [0, 1] or None")
+        baseline = self.baseline or ("uniform" if "uniform" in specs else specs[0])
+        baseline = canonical_spec(baseline)
+        if baseline not in specs:
+            raise SpecError(f"baseline {baseline!r} is not among the schedulers; accepted: {list(specs)}")
+        object.__setattr__(self, "baseline", baseline)
+
+    def units(self) -> list[tuple[str, int]]:
+        """Every (scheduler spec, seed) unit, in a stable order."""
+        return [(spec, seed) for seed in range(self.seeds) for spec in self.schedulers]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["schedulers"] = list(self.schedulers)
+        _, preset, env_config = parse_env_spec(self.env)
+        out["env_resolved"] = {"preset": preset, **env_config.to_dict()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        keys = ("schedulers", "env", "seeds", "budget", "batch", "group", "eval_every", "target", "baseline")
+        try:
+            return cls(**{k: data[k] for k in keys if k in data} | {"schedulers": tuple(data["schedulers"])})
+        except (KeyError, TypeError) as exc:
+            raise SpecError(f"corrupt run configuration: {exc}") from None
+
+    def digest(self) -> str:
+        """Short hash naming this configuration (the default run directory)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:10]
