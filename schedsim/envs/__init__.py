@@ -27,7 +27,7 @@ def parse_env_spec(spec: str) -> tuple[str, str, Any]:
 
 def make_env(spec: str, *, seed: int) -> Any:
     """Build an environment from its spec and a seed."""
-    name, _, config = parse_env_spec(spec)
+    _, _, config = parse_env_spec(spec)
     from schedsim.envs.bandit import BanditEnv
 
     return BanditEnv(config, seed=seed)

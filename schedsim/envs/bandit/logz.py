@@ -80,7 +80,7 @@ class MLPHead:
         """One Adam step on the mean squared residual ``(u(x) - target)^2`` over the given groups."""
         x = self.x[ids]
         h1, h2, u = self._forward(x)
-        w1, b1, w2, b2, w3, b3 = self.params
+        w2, w3 = self.params[2], self.params[4]
         d_u = 2.0 * (u - targets) / ids.shape[0]  # (m,)
         g_w3 = h2.T @ d_u[:, None]
         g_b3 = d_u.sum(keepdims=True)
