@@ -1,17 +1,20 @@
 # Two entry points do all the set-up on a fresh machine:
-#   make demo      -> installs into .venv if needed, then runs the main job
+#   make compare   -> installs into .venv if needed, then runs the main job (the default comparison)
 #   make test      -> installs into .venv (with test tools) if needed, then runs lint and the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: compare demo test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
+
+compare: $(BIN)/.installed
+	$(BIN)/schedsim compare --schedulers paced,sec,uniform
 
 demo: $(BIN)/.installed
 	$(BIN)/schedsim list
@@ -26,6 +29,7 @@ test: lint
 
 bench: $(BIN)/.installed
 	$(BIN)/python analysis/bench_schedulers.py
+	$(BIN)/python analysis/bench_simulator.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis runs

@@ -18,3 +18,13 @@ def test_bench_schedulers_smoke() -> None:
     )
     for name in ("argpartition", "uniform", "paced", "beta", "gaussian", "sec"):
         assert f"\n{name}" in out.stdout
+
+
+def test_bench_simulator_smoke() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "analysis" / "bench_simulator.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "vectorised" in out.stdout and "ms per step" in out.stdout

@@ -135,3 +135,17 @@ def curve_band(table: pd.DataFrame, metric: str, *, seed: int = 0) -> pd.DataFra
             rows.append({"scheduler": spec, "rollouts": at["rollouts"].mean(), "mean": point, "lo": lo, "hi": hi})
             del idx
     return pd.DataFrame(rows)
+
+
+def paired_delta_band(table: pd.DataFrame, baseline: str, metric: str, *, seed: int = 0) -> pd.DataFrame:
+    """Per scheduler and evaluation index: mean and 95 % CI over seeds of (metric - baseline's, same seed)."""
+    t = table.sort_values(["scheduler", "seed", "rollouts"]).copy()
+    t["eval_idx"] = t.groupby(["scheduler", "seed"]).cumcount()
+    base = t[t["scheduler"] == baseline][["seed", "eval_idx", metric]].rename(columns={metric: "base"})
+    rows = []
+    for spec, sub in t[t["scheduler"] != baseline].groupby("scheduler", sort=False):
+        joined = sub.merge(base, on=["seed", "eval_idx"])
+        for _, at in joined.groupby("eval_idx"):
+            point, lo, hi = bootstrap_ci((at[metric] - at["base"]).to_numpy(), seed=seed, n_boot=500)
+            rows.append({"scheduler": spec, "rollouts": at["rollouts"].mean(), "mean": point, "lo": lo, "hi": hi})
+    return pd.DataFrame(rows, columns=["scheduler", "rollouts", "mean", "lo", "hi"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # figures are written to files; never needs a display
 
@@ -11,12 +12,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from schedsim.analysis.metrics import curve_band
+from schedsim.analysis.metrics import curve_band, paired_delta_band
 from schedsim.runner.loop import P_BINS
 
 
 def _axes(ax: Axes | None) -> Axes:
     return plt.subplots(figsize=(6, 4))[1] if ax is None else ax
+
+
+def _kilo(ax: Axes) -> None:
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
 
 
 def plot_curves(
@@ -31,6 +36,25 @@ def plot_curves(
         ax.fill_between(b["rollouts"], b["lo"], b["hi"], color=line.get_color(), alpha=0.2)
     ax.set_xlabel("rollouts consumed (all, selection included)")
     ax.set_ylabel(ylabel)
+    _kilo(ax)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_paired_delta(table: pd.DataFrame, baseline: str, metric: str, *, ax: Axes | None = None) -> Axes:
+    """Paired difference to the baseline (same seed = same world) vs rollouts, mean ± 95 % bootstrap CI."""
+    ax = _axes(ax)
+    band = paired_delta_band(table, baseline, metric)
+    order = list(dict.fromkeys(table["scheduler"]))
+    colours = {spec: f"C{i}" for i, spec in enumerate(order)}
+    for spec, b in band.groupby("scheduler", sort=False):
+        ax.plot(b["rollouts"], b["mean"], color=colours[spec], label=spec)
+        ax.fill_between(b["rollouts"], b["lo"], b["hi"], color=colours[spec], alpha=0.2)
+    ax.axhline(0.0, color="grey", lw=1)
+    ax.set_xlabel("rollouts consumed")
+    ax.set_ylabel(f"Δ vs {baseline} (paired by seed)")
+    _kilo(ax)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax
@@ -49,6 +73,7 @@ def plot_selection(table: pd.DataFrame, spec: str, *, ax: Axes | None = None) ->
     ax.imshow(grid.to_numpy().T, origin="lower", aspect="auto", extent=extent, cmap="viridis", vmin=0)
     ax.set_title(spec, fontsize=9)
     ax.set_xlabel("rollouts")
+    _kilo(ax)
     ax.set_ylabel("true pass rate of selected prompts")
     return ax
 

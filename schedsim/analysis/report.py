@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from schedsim.analysis.metrics import paired_targets, per_unit, summarize
-from schedsim.analysis.plots import plot_curves, selection_figure
+from schedsim.analysis.plots import plot_curves, plot_paired_delta, selection_figure
 from schedsim.runner.store import RunStore
 
 
@@ -37,11 +37,13 @@ def write_report(store: RunStore) -> Report:
     files = [store.root / "summary.csv"]
     summary.to_csv(files[0], index=False)
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, (ax, ax_delta) = plt.subplots(1, 2, figsize=(12, 4.5))
     plot_curves(table, "heldout_acc", ylabel="held-out accuracy (mean true pass rate)", ax=ax)
     if not isinstance(target, dict):
         ax.axhline(target, color="grey", ls=":", lw=1)
     ax.set_title(f"{config.env}: sample efficiency, mean ± 95% CI over {config.seeds} seeds", fontsize=9)
+    plot_paired_delta(table, config.baseline, "heldout_acc", ax=ax_delta)
+    ax_delta.set_title("paired difference to the baseline, mean ± 95% CI", fontsize=9)
     files.append(_save(fig, store.root / "sample_efficiency.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4))

@@ -23,6 +23,13 @@ def group_advantages(rewards: np.ndarray, *, std: str = "unbiased", eps: float =
     """
     check_choice("std", std, ADV_STD)
     rewards = np.asarray(rewards, dtype=np.float64)
+    g = rewards.shape[1] if rewards.ndim == 2 else 0
+    if g > 1 and not np.isnan(rewards).any():  # fast path: full groups
+        centred = rewards - rewards.mean(axis=1, keepdims=True)
+        if std == "none":
+            return centred
+        sd = rewards.std(axis=1, ddof=1 if std == "unbiased" else 0, keepdims=True)
+        return centred / (sd + eps)
     valid = ~np.isnan(rewards)
     count = valid.sum(axis=1, keepdims=True)
     filled = np.where(valid, rewards, 0.0)

@@ -9,7 +9,8 @@ from typing import Any
 
 from schedsim.core.errors import ParameterError, SpecError
 from schedsim.core.params import check_int
-from schedsim.core.registry import canonical_spec
+from schedsim.core.pool import PromptPool
+from schedsim.core.registry import canonical_spec, make_scheduler
 from schedsim.envs import parse_env_spec
 
 
@@ -46,6 +47,9 @@ class RunConfig:
         if len(set(specs)) != len(specs):
             raise SpecError(f"a scheduler is listed twice in {list(self.schedulers)}")
         object.__setattr__(self, "schedulers", specs)
+        probe = PromptPool(n=2, category=[0, 1])
+        for spec in specs:  # bad parameter values fail here, before any unit runs
+            make_scheduler(spec, pool=probe, seed=0)
         parse_env_spec(self.env)
         check_int("seeds", self.seeds, 1)
         check_int("batch", self.batch, 1)

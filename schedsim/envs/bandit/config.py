@@ -42,6 +42,9 @@ class BanditConfig:
             ``none``.
         kl_coef: beta of the trajectory-balance loss; head_lr: Adam lr of the MLP head; table_lr: SGD lr of
             the table head (1 = jump to the latest batch's target); head_hidden: MLP width.
+        embed_visibility: [choice] correlation between one extra input of the MLP head (the "embedding" of the
+            prompt) and the prompt's hidden within-category difficulty offset: 0 = the embedding says nothing
+            about it (the head can only learn category-level difficulty), 1 = it reveals it. Default 0.5.
         replay: add PACED-RL's accuracy-error prioritized replay of successes to the update and the head fit.
         replay_weight: weight of a replayed success in the update, relative to a fresh group.
     """
@@ -67,6 +70,7 @@ class BanditConfig:
     head_lr: float = 0.01
     table_lr: float = 0.5
     head_hidden: int = 32
+    embed_visibility: float = 0.5
     replay: bool = False
     replay_weight: float = 1.0
 
@@ -93,6 +97,7 @@ class BanditConfig:
         check_range("head_lr", self.head_lr, 0.0, None, lo_open=True)
         check_range("table_lr", self.table_lr, 0.0, 1.0, lo_open=True)
         check_int("head_hidden", self.head_hidden, 1)
+        check_range("embed_visibility", self.embed_visibility, 0.0, 1.0)
         check_range("replay_weight", self.replay_weight, 0.0, None)
 
     def to_dict(self) -> dict[str, Any]:

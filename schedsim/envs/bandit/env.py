@@ -28,8 +28,11 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 class Prompts:
     """One pool of prompts: categories, features (``None`` for one-hot: prompt i owns skill i), offsets."""
 
-    def __init__(self, category: np.ndarray, features: np.ndarray | None, offsets: np.ndarray) -> None:
+    def __init__(
+        self, category: np.ndarray, features: np.ndarray | None, offsets: np.ndarray, hidden: np.ndarray
+    ) -> None:
         self.category, self.features, self.offsets = category, features, offsets
+        self.hidden = hidden  # standardised within-category offset of each prompt
 
     @property
     def n(self) -> int:
@@ -45,15 +48,16 @@ def build_prompts(cfg: BanditConfig, n: int, directions: np.ndarray, rng: np.ran
     """Draw ``n`` prompts: categories round-robin, unit features around their category direction, offsets."""
     category = np.arange(n) % cfg.n_categories
     levels = np.resize(np.asarray(cfg.level_offsets, dtype=float), cfg.n_categories)
-    offsets = levels[category] + cfg.offset_spread * rng.standard_normal(n)
+    hidden = rng.standard_normal(n)
+    offsets = levels[category] + cfg.offset_spread * hidden
     if cfg.features == "onehot":
-        return Prompts(category, None, offsets)
+        return Prompts(category, None, offsets, hidden)
     own = rng.standard_normal((n, cfg.dim))
     own /= np.linalg.norm(own, axis=1, keepdims=True)
     share = cfg.category_share
     feats = share * directions[category] + np.sqrt(1 - share**2) * own
     feats /= np.linalg.norm(feats, axis=1, keepdims=True)  # unit norm: one analytic SNR curve for all
-    return Prompts(category, feats, offsets)
+    return Prompts(category, feats, offsets, hidden)
 
 
 class BanditEnv:
@@ -94,7 +98,9 @@ class BanditEnv:
             return TableHead(cfg.n_train, cfg.table_lr)
         onehot_cat = np.eye(cfg.n_categories)[self.train.category]
         feats = np.eye(cfg.n_train) if self.train.features is None else self.train.features
-        return MLPHead(np.hstack([feats, onehot_cat]), cfg.head_hidden, cfg.head_lr, rng)
+        vis = cfg.embed_visibility  # a noisy view of the hidden difficulty, as a real prompt embedding might carry
+        clue = vis * self.train.hidden + np.sqrt(1 - vis**2) * rng.standard_normal(cfg.n_train)
+        return MLPHead(np.hstack([feats, onehot_cat, clue[:, None]]), cfg.head_hidden, cfg.head_lr, rng)
 
     # -- the environment face ------------------------------------------------------------------------------
     def pass_rates(self, ids: np.ndarray | None = None, *, pool: str = "train") -> np.ndarray:

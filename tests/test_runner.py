@@ -1,0 +1,124 @@
+"""Budget accounting, determinism, resume, and the run directory's guarantees."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import schedsim
+from schedsim.runner import RunConfig, RunStore, StoreError, run_all, run_unit
+
+TINY = dict(env="bandit:n_train=200,n_test=100", seeds=2, budget=4000, batch=16, group=4, eval_every=1000)
+
+
+def tiny(*schedulers: str, **over) -> RunConfig:
+    return RunConfig(schedulers=schedulers or ("uniform", "paced", "sec"), **(TINY | over))
+
+
+def test_budget_counts_every_rollout_and_is_never_exceeded() -> None:
+    table = run_unit(tiny(), "paced", 0)
+    per_step = 16 * 4
+    assert table["rollouts"].iloc[-1] == (4000 // per_step) * per_step <= 4000
+    assert table["rollouts"].iloc[0] == 0 and table["rollouts"].is_monotonic_increasing
+    assert (np.diff(table["rollouts"].iloc[1:-1]) >= 1000 - per_step).all()
+    assert table["step"].iloc[-1] == 4000 // per_step
+    for col in (
+        "heldout_acc",
+        "train_acc",
+        "zero_var_frac",
+        "effective_ratio",
+        "calib_abs_err",
+        "sel_p0",
+        "heldout_acc_c4",
+    ):
+        assert col in table.columns
+    sel = table[[f"sel_p{b}" for b in range(10)]].iloc[1:].to_numpy()
+    np.testing.assert_allclose(sel.sum(axis=1), 1.0)
+
+
+def test_same_seed_same_table() -> None:
+    a, b = run_unit(tiny(), "sec", 1), run_unit(tiny(), "sec", 1)
+    pd.testing.assert_frame_equal(a.drop(columns="sched_time_share"), b.drop(columns="sched_time_share"))
+
+
+def test_budget_smaller_than_a_batch_is_refused() -> None:
+    with pytest.raises(schedsim.ParameterError, match=r"budget=50 is smaller than one batch \(batch x group = 64"):
+        tiny(budget=50)
+    with pytest.raises(schedsim.SpecError, match="a scheduler is listed twice"):
+        tiny("uniform", "uniform")
+    with pytest.raises(schedsim.SpecError, match="unknown scheduler 'unifrom'"):
+        tiny("unifrom")
+    with pytest.raises(schedsim.SpecError, match="baseline 'beta' is not among the schedulers"):
+        tiny("uniform", baseline="beta")
+
+
+def test_resume_skips_finished_units_and_reproduces_the_rest(tmp_path) -> None:
+    config = tiny("uniform", "sec")
+    store = RunStore(tmp_path / "run")
+    assert run_all(config, store) == 4
+    first = store.read_units()
+    kept = store.unit_path("uniform", 0)
+    stamp = kept.stat().st_mtime_ns
+    store.unit_path("sec", 1).unlink()  # as if interrupted before this unit finished
+    seen = []
+    assert run_all(config, store, progress=lambda s, k, status: seen.append((s, k, status))) == 1
+    assert ("sec", 1, "done") in seen and ("uniform", 0, "skipped") in seen
+    assert kept.stat().st_mtime_ns == stamp  # finished work untouched
+    again = store.read_units()
+    cols = [c for c in first.columns if c != "sched_time_share"]
+    pd.testing.assert_frame_equal(first[cols], again[cols])
+
+
+def test_parallel_workers_give_the_same_tables(tmp_path) -> None:
+    config = tiny("uniform", "gaussian")
+    serial, parallel = RunStore(tmp_path / "a"), RunStore(tmp_path / "b")
+    run_all(config, serial, workers=1)
+    run_all(config, parallel, workers=2)
+    cols = [c for c in serial.read_units().columns if c != "sched_time_share"]
+    pd.testing.assert_frame_equal(serial.read_units()[cols], parallel.read_units()[cols])
+
+
+def test_store_refuses_a_different_configuration_and_reports_corruption(tmp_path) -> None:
+    store = RunStore(tmp_path / "run")
+    run_all(tiny("uniform"), store)
+    with pytest.raises(StoreError, match=r"holds a different configuration \(differs in \['budget'\]\)"):
+        run_all(tiny("uniform", budget=8000), store)
+    store.unit_path("uniform", 0).write_bytes(b"not parquet")
+    with pytest.raises(StoreError, match="corrupt unit file .*uniform__seed0.parquet"):
+        store.read_units()
+    (tmp_path / "run" / "config.json").write_text("{broken")
+    with pytest.raises(StoreError, match="corrupt .*config.json"):
+        store.read_config()
+    with pytest.raises(StoreError, match="is not a run directory"):
+        RunStore(tmp_path / "nothing").read_config()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_directory(tmp_path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(StoreError, match="cannot write to run directory"):
+        RunStore(locked / "run").open_for(tiny("uniform"))
+
+
+def test_a_failing_unit_does_not_lose_the_others(tmp_path, monkeypatch) -> None:
+    import schedsim.runner.execute as execute
+
+    real = execute.run_unit
+
+    def flaky(config, spec, seed):
+        if spec == "sec" and seed == 1:
+            raise schedsim.SchedsimError("boom")
+        return real(config, spec, seed)
+
+    monkeypatch.setattr(execute, "run_unit", flaky)
+    store = RunStore(tmp_path / "run")
+    with pytest.raises(
+        schedsim.SchedsimError, match=r"1 unit\(s\) failed \(finished units are saved\): sec seed 1: boom"
+    ):
+        run_all(tiny("uniform", "sec"), store)
+    assert store.is_done("uniform", 0) and store.is_done("uniform", 1) and store.is_done("sec", 0)
+    assert not store.is_done("sec", 1)
