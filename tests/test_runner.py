@@ -87,10 +87,10 @@ def test_store_refuses_a_different_configuration_and_reports_corruption(tmp_path
     with pytest.raises(StoreError, match=r"holds a different configuration \(differs in \['budget'\]\)"):
         run_all(tiny("uniform", budget=8000), store)
     store.unit_path("uniform", 0).write_bytes(b"not parquet")
-    with pytest.raises(StoreError, match="corrupt unit file .*uniform__seed0.parquet"):
+    with pytest.raises(StoreError, match=r"corrupt unit file .*uniform__seed0\.parquet"):
         store.read_units()
     (tmp_path / "run" / "config.json").write_text("{broken")
-    with pytest.raises(StoreError, match="corrupt .*config.json"):
+    with pytest.raises(StoreError, match=r"corrupt .*config\.json"):
         store.read_config()
     with pytest.raises(StoreError, match="is not a run directory"):
         RunStore(tmp_path / "nothing").read_config()
