@@ -61,6 +61,18 @@ def list_cmd() -> None:
         typer.echo(f"{'':10s} defaults: {defaults or '(none)'}")
         if signals(name):
             typer.echo(f"{'':10s} trainer signals: {', '.join(signals(name))}")
+    from schedsim.envs import ENVS
+    from schedsim.envs.bandit import PRESETS, BanditConfig
+
+    typer.echo("\nenvironments (--env NAME[:preset][,key=value...]):")
+    for env_name, text in ENVS.items():
+        typer.echo(f"{env_name:10s} {text}")
+    typer.echo("\nbandit presets:")
+    for preset in PRESETS.values():
+        extra = ", ".join(f"{k}={v}" for k, v in preset.overrides.items())
+        typer.echo(f"  {preset.name:15s} {preset.description}" + (f"  [{extra}]" if extra else ""))
+    defaults = ", ".join(f"{k}={v}" for k, v in BanditConfig().to_dict().items())
+    typer.echo(f"bandit defaults: {defaults}")
 
 
 @app.command("check")

@@ -10,7 +10,23 @@ runner = CliRunner()
 def test_list_shows_every_scheduler_with_paper_and_defaults() -> None:
     out = runner.invoke(app, ["list"])
     assert out.exit_code == 0
-    for token in ("paced", "arXiv 2602.12642", "tau=0.5", "sec", "alpha=0.5", "gaussian", "sigma=0.35", "uniform"):
+    for token in (
+        "paced",
+        "arXiv 2602.12642",
+        "tau=0.5",
+        "sec",
+        "alpha=0.5",
+        "gaussian",
+        "sigma=0.35",
+        "uniform",
+        "uniform-mixed",
+        "bandit",
+        "hard-tail",
+        "few-categories",
+        "independent",
+        "drift",
+        "score_noise=1.0",
+    ):
         assert token in out.output
 
 

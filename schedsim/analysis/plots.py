@@ -78,11 +78,15 @@ def plot_selection(table: pd.DataFrame, spec: str, *, ax: Axes | None = None) ->
     return ax
 
 
-def selection_figure(table: pd.DataFrame, order: list[str]) -> plt.Figure:
-    """One selection heatmap per scheduler, side by side."""
-    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 3.2), squeeze=False, sharey=True)
-    for ax, spec in zip(axes[0], order, strict=True):
+def selection_figure(table: pd.DataFrame, order: list[str], ncols: int = 4) -> plt.Figure:
+    """One selection heatmap per scheduler, in rows of ``ncols``."""
+    cols = min(ncols, len(order))
+    rows = -(-len(order) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.0 * rows), squeeze=False, sharey=True)
+    for ax, spec in zip(axes.flat, order, strict=False):
         plot_selection(table, spec, ax=ax)
+    for ax in list(axes.flat)[len(order) :]:
+        ax.axis("off")
     fig.tight_layout()
     return fig
 
