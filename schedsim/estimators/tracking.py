@@ -12,7 +12,26 @@ from schedsim.core.pool import PromptPool
 from schedsim.core.scheduler import Estimator, readonly
 
 
-class EMAEstimator(Estimator):
+class TableEstimator(Estimator):
+    """Base of estimators that keep p-hat in one per-prompt array ``self.p`` updated in :meth:`observe`."""
+
+    p: np.ndarray
+
+    def estimate(self, ids: np.ndarray | None = None) -> np.ndarray:
+        return self.p.copy() if ids is None else self.p[ids]
+
+    def values(self) -> np.ndarray:
+        return readonly(self.p)
+
+    def seen(self) -> np.ndarray:
+        """``bool[N]``: prompts observed at least once."""
+        raise NotImplementedError
+
+    def metrics(self) -> dict[str, float]:
+        return {"sched/est_mean": float(self.p.mean()), "sched/est_seen_frac": float(self.seen().mean())}
+
+
+class EMAEstimator(TableEstimator):
     """Per-prompt exponential moving average of observed accuracy, updated only when a prompt is observed.
 
     ``p <- decay * p + (1 - decay) * acc`` where ``acc`` is the prompt's mean reward in the batch (repeated
@@ -43,17 +62,11 @@ class EMAEstimator(Estimator):
         self.n_obs[ids] += 1  # ids are unique here
         self._touch(ids)
 
-    def estimate(self, ids: np.ndarray | None = None) -> np.ndarray:
-        return self.p.copy() if ids is None else self.p[ids]
-
-    def values(self) -> np.ndarray:
-        return readonly(self.p)
-
-    def metrics(self) -> dict[str, float]:
-        return {"sched/est_mean": float(self.p.mean()), "sched/est_seen_frac": float((self.n_obs > 0).mean())}
+    def seen(self) -> np.ndarray:
+        return self.n_obs > 0
 
 
-class EmpiricalEstimator(Estimator):
+class EmpiricalEstimator(TableEstimator):
     """The latest empirical pass rate of each prompt: ``s / K`` from its most recent batch.
 
     Keeps the success count ``s`` and rollout count ``K`` so that kernels can apply the finite-K unbiased
@@ -85,11 +98,5 @@ class EmpiricalEstimator(Estimator):
         self.p[ids] = sums / counts
         self._touch(ids)
 
-    def estimate(self, ids: np.ndarray | None = None) -> np.ndarray:
-        return self.p.copy() if ids is None else self.p[ids]
-
-    def values(self) -> np.ndarray:
-        return readonly(self.p)
-
-    def metrics(self) -> dict[str, float]:
-        return {"sched/est_mean": float(self.p.mean()), "sched/est_seen_frac": float((self.count > 0).mean())}
+    def seen(self) -> np.ndarray:
+        return self.count > 0
