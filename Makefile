@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: compare demo test lint bench clean
+.PHONY: compare demo test lint bench figures clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: lint
 bench: $(BIN)/.installed
 	$(BIN)/python analysis/bench_schedulers.py
 	$(BIN)/python analysis/bench_simulator.py
+
+figures: $(BIN)/.installed
+	$(BIN)/python analysis/theory_figures.py
+	$(BIN)/python analysis/simulator_figures.py
+	$(BIN)/python analysis/compare_presets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis runs

@@ -190,6 +190,19 @@ class BanditEnv:
         per_cat = np.bincount(self.test.category, weights=p_test) / np.bincount(self.test.category)
         out.update({f"heldout_acc_c{c}": float(v) for c, v in enumerate(per_cat)})
         out["train/kl"] = self.kl_last
+        out.update(self._head_metrics())
+        return out
+
+    def _head_metrics(self) -> dict[str, float]:
+        """Calibration of beta log Z against the true pass rate: over the pool, and on replayed prompts."""
+        if self.head is None:
+            return {}
+        ids = np.arange(self.config.n_train)
+        err = np.clip(self.head.predict(ids), 0, 1) - self.pass_rates(ids)
+        out = {"head/calib_abs_err": float(np.abs(err).mean()), "head/bias": float(err.mean())}
+        if self.replay is not None and len(self.replay):
+            buffered = np.unique(self.replay.state_dict()["ids"])
+            out["head/replay_bias"] = float(err[buffered].mean())  # [derived] success-only replay biases upward
         return out
 
     def gradient_samples(self, ids: np.ndarray, group: int, n_samples: int) -> np.ndarray:
