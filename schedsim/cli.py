@@ -113,10 +113,13 @@ def compare_cmd(
     schedulers: str = typer.Option("paced,sec,uniform", help="comma-separated scheduler specs"),
     env: str = typer.Option("bandit", help="environment spec: bandit[:preset][,key=value...]"),
     seeds: int = typer.Option(5, help="seeds (paired: seed s is the same world for every scheduler)"),
-    budget: int = typer.Option(200_000, help="rollouts per run, all of them"),
-    batch: int = typer.Option(64, help="prompts per step (B)"),
-    group: int = typer.Option(8, help="rollouts per prompt (G)"),
-    eval_every: int = typer.Option(10_000, help="rollouts between held-out evaluations"),
+    budget: int = typer.Option(None, help="rollouts per run, all of them (default: bandit 200000, arith 102400)"),
+    batch: int = typer.Option(None, help="prompts per step, B (default: bandit 64, arith 32)"),
+    group: int = typer.Option(None, help="rollouts per prompt, G (default 8)"),
+    eval_every: int = typer.Option(
+        None, help="rollouts between held-out evaluations (default: bandit 10000, arith 12800)"
+    ),
+    device: str = typer.Option(None, help="arith only: cpu, cuda or auto (default auto: CUDA when present)"),
     target: float = typer.Option(None, help="accuracy for rollouts-to-target (default: baseline's final)"),
     baseline: str = typer.Option(None, help="scheduler for paired differences (default: uniform)"),
     out: Path = typer.Option(None, help="run directory (default: runs/compare-<config hash>)"),
@@ -171,8 +174,9 @@ def report_cmd(run_dir: Path = typer.Argument(..., help="a directory written by 
 def snr_cmd(
     env: str = typer.Option("bandit", help="environment spec"),
     group: int = typer.Option(8, help="rollouts per group (G)"),
-    prompts: int = typer.Option(400, help="prompts probed"),
-    samples: int = typer.Option(1000, help="gradient samples per prompt"),
+    prompts: int = typer.Option(None, help="prompts probed (default: bandit 400, arith 40)"),
+    samples: int = typer.Option(None, help="gradient samples per prompt (default: bandit 1000, arith 24)"),
+    device: str = typer.Option(None, help="arith only: cpu, cuda or auto"),
     seed: int = typer.Option(0, help="seed"),
     out: Path = typer.Option(Path("runs/snr"), help="output directory for snr.csv and snr.png"),
 ) -> None:
@@ -185,7 +189,13 @@ def snr_cmd(
 
     if group < 2:
         raise SchedsimError(f"group={group} gives no group-relative signal; accepted: group >= 2")
-    table = snr_table(make_env(env, seed=seed), group=group, n_prompts=prompts, n_samples=samples, seed=seed)
+    environment = make_env(_with_device(env, device), seed=seed)
+    arith = environment.name == "arith"
+    prompts = prompts or (40 if arith else 400)
+    samples = samples or (24 if arith else 1000)
+    table = snr_table(
+        environment, group=group, n_prompts=prompts, n_samples=samples, seed=seed, n_bins=10 if arith else 20
+    )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -199,6 +209,15 @@ def snr_cmd(
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     typer.echo(f"boundary exponents: p->0 {low:.3f}, p->1 {high:.3f}")
     typer.echo(f"wrote {out / 'snr.csv'} and {out / 'snr.png'}")
+
+
+def _with_device(env: str, device: str | None) -> str:
+    """Fold ``--device`` into an arith env spec (the bandit simulator is numpy-only)."""
+    if device is None:
+        return env
+    if not env.startswith("arith"):
+        raise SchedsimError(f"--device {device} applies to the arith environment only; {env!r} runs on numpy")
+    return f"{env}{',' if ':' in env else ':'}device={device}"
 
 
 def _progress() -> Any:

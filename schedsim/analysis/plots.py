@@ -96,7 +96,8 @@ def plot_snr(bins: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax = _axes(ax)
     yerr = np.vstack([bins["snr"] - bins["snr_lo"], bins["snr_hi"] - bins["snr"]])
     ax.errorbar(bins["p"], bins["snr"], yerr=np.clip(yerr, 0, None), fmt="o", ms=3, label="empirical (95% CI)")
-    ax.plot(bins["p"], bins["snr_analytic"], "-", label="analytic")
+    if bins["snr_analytic"].notna().any():
+        ax.plot(bins["p"], bins["snr_analytic"], "-", label="analytic")
     ax.set_xscale("logit")
     ax.set_yscale("log")
     ax.set_xlabel("pass rate p")

@@ -11,7 +11,16 @@ from typing import Any
 
 from schedsim.core.errors import SpecError, accepted
 
-ENVS = {"bandit": "numpy learner simulator: logistic skills, Bernoulli rollouts (seconds)"}
+ENVS = {
+    "bandit": "numpy learner simulator: logistic skills, Bernoulli rollouts (seconds)",
+    "arith": "tiny transformer on synthetic arithmetic, GRPO or trajectory balance (minutes on a CPU; torch)",
+}
+
+#: run-size defaults of ``schedsim compare`` per environment (budget in rollouts)
+RUN_DEFAULTS = {
+    "bandit": {"budget": 200_000, "batch": 64, "group": 8, "eval_every": 10_000},
+    "arith": {"budget": 102_400, "batch": 32, "group": 8, "eval_every": 12_800},
+}
 
 
 def parse_env_spec(spec: str) -> tuple[str, str, Any]:
@@ -19,15 +28,28 @@ def parse_env_spec(spec: str) -> tuple[str, str, Any]:
     name, _, rest = spec.strip().partition(":")
     if name not in ENVS:
         raise SpecError(f"unknown environment {name!r}; accepted: {accepted(ENVS)}")
-    from schedsim.envs.bandit import parse_bandit_spec
+    if name == "arith":
+        from schedsim.envs.arith.config import parse_arith_spec
 
-    preset, config = parse_bandit_spec(rest)
+        preset, config = parse_arith_spec(rest)
+    else:
+        from schedsim.envs.bandit import parse_bandit_spec
+
+        preset, config = parse_bandit_spec(rest)
     return name, preset, config
 
 
 def make_env(spec: str, *, seed: int) -> Any:
     """Build an environment from its spec and a seed."""
-    _, _, config = parse_env_spec(spec)
+    name, _, config = parse_env_spec(spec)
+    if name == "arith":
+        try:
+            from schedsim.envs.arith.env import ArithEnv
+        except ImportError as exc:  # torch is an optional extra
+            raise SpecError(
+                f"the arith environment needs torch ({exc}); install it with: pip install torch==2.13.0"
+            ) from None
+        return ArithEnv(config, seed=seed)
     from schedsim.envs.bandit import BanditEnv
 
     return BanditEnv(config, seed=seed)

@@ -11,7 +11,7 @@ from schedsim.core.errors import ParameterError, SpecError
 from schedsim.core.params import check_int
 from schedsim.core.pool import PromptPool
 from schedsim.core.registry import canonical_spec, make_scheduler
-from schedsim.envs import parse_env_spec
+from schedsim.envs import RUN_DEFAULTS, parse_env_spec
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class RunConfig:
         budget: rollouts per unit, all of them (selection included).
         batch: prompts per step (B); group: rollouts per prompt (G).
         eval_every: rollouts between evaluations on the held-out pool.
+        (None for any of these four: the environment's default in :data:`schedsim.envs.RUN_DEFAULTS`.)
         target: held-out accuracy for the rollouts-to-target metric; None: the baseline's mean final accuracy.
         baseline: scheduler spec the paired differences are taken against (default: ``uniform`` if present,
             else the first).
@@ -33,10 +34,10 @@ class RunConfig:
     schedulers: tuple[str, ...]
     env: str = "bandit"
     seeds: int = 5
-    budget: int = 200_000
-    batch: int = 64
-    group: int = 8
-    eval_every: int = 10_000
+    budget: int | None = None
+    batch: int | None = None
+    group: int | None = None
+    eval_every: int | None = None
     target: float | None = None
     baseline: str | None = None
 
@@ -50,7 +51,10 @@ class RunConfig:
         probe = PromptPool(n=2, category=[0, 1])
         for spec in specs:  # bad parameter values fail here, before any unit runs
             make_scheduler(spec, pool=probe, seed=0)
-        parse_env_spec(self.env)
+        env_name, _, _ = parse_env_spec(self.env)
+        for key, value in RUN_DEFAULTS[env_name].items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
         check_int("seeds", self.seeds, 1)
         check_int("batch", self.batch, 1)
         check_int("group", self.group, 1)

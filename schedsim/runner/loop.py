@@ -58,8 +58,9 @@ def build_scheduler(spec: str, env: Any, seed: int) -> Any:
 def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
     """Run one (scheduler, seed) unit to its budget and return one row per evaluation.
 
-    Every rollout the environment produces counts against ``config.budget``; a step that would exceed it is
-    not taken. The environment is built from ``seed`` alone, so all schedulers of a seed face the same world.
+    Every training rollout the environment produces counts against ``config.budget``; a step that would exceed
+    it is not taken. Evaluation rollouts (held-out accuracy, calibration probes) are measurement and do not.
+    The environment is built from ``seed`` alone, so all schedulers of a seed face the same world.
     """
     env = make_env(config.env, seed=seed)
     sched = build_scheduler(spec, env, seed)
@@ -68,15 +69,19 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
     per_step = config.batch * config.group
 
     def record() -> None:
+        evaluation = env.evaluate()  # first: environments that sample their yardstick refresh it here
         est = sched.estimates() if hasattr(sched, "estimates") else None
-        calib = float(np.mean(np.abs(est - env.pass_rates()))) if est is not None else np.nan
+        calib = np.nan
+        if est is not None:
+            ref_ids, ref_p = env.reference_pass_rates()
+            calib = float(np.mean(np.abs(est[ref_ids] - ref_p)))
         rows.append(
             {
                 "scheduler": spec,
                 "seed": seed,
                 "step": step,
                 "rollouts": used,
-                **env.evaluate(),
+                **evaluation,
                 "calib_abs_err": calib,
                 **tally.row(),
             }
@@ -87,8 +92,11 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
         t0 = time.perf_counter()
         ids = sched.select(config.batch)
         t1 = time.perf_counter()
-        p_selected = env.pass_rates(ids)  # at selection time, before this step's update
+        known = hasattr(env, "pass_rates")
+        p_selected = env.pass_rates(ids) if known else None  # true pass rate at selection time, when known
         fb = env.rollout(ids, config.group)
+        if p_selected is None:
+            p_selected = np.nan_to_num(fb.means())  # else the group's empirical accuracy
         used += int(fb.counts().sum())
         env.learn(fb, sched.loss_weights(ids), getattr(sched, "loss_reduction", None))
         t2 = time.perf_counter()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from schedsim.core.errors import ParameterError, SpecError, accepted
+from schedsim.core.errors import ParameterError
 from schedsim.core.params import check_choice, check_int, check_range
+from schedsim.envs.spec import Preset, parse_config
 
 ADVANTAGES = ("grpo", "mean", "rloo")
 OPTIMIZERS = ("adam", "sgd")
@@ -106,15 +107,6 @@ class BanditConfig:
         return d
 
 
-@dataclass(frozen=True)
-class Preset:
-    """A named configuration with the one-line reason it exists."""
-
-    name: str
-    description: str
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-
 PRESETS = {
     p.name: p
     for p in (
@@ -141,42 +133,6 @@ PRESETS = {
 }
 
 
-def _coerce(key: str, raw: str, default: Any) -> Any:
-    text = raw.strip()
-    try:
-        if isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1")
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-        if isinstance(default, tuple):
-            return tuple(float(x) for x in text.split("/"))
-    except ValueError:
-        raise SpecError(f"bandit: {key}={raw!r} is not accepted; accepted: a {type(default).__name__}") from None
-    return text
-
-
 def parse_bandit_spec(rest: str) -> tuple[str, BanditConfig]:
-    """Parse ``"[preset][,key=value...]"`` (the part after ``bandit:``) into a preset name and config.
-
-    Tuple values use ``/``: ``level_offsets=-1/0/3``.
-    """
-    items = [s.strip() for s in rest.split(",") if s.strip()]
-    preset = "default"
-    if items and "=" not in items[0]:
-        preset = items.pop(0)
-    if preset not in PRESETS:
-        raise SpecError(f"unknown bandit preset {preset!r}; accepted: {accepted(PRESETS)}")
-    base = replace(BanditConfig(), **PRESETS[preset].overrides)
-    names = {f.name for f in fields(BanditConfig)}
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq or key not in names:
-            raise SpecError(f"unknown bandit parameter {item!r}; accepted: {accepted(sorted(names))}")
-        overrides[key] = _coerce(key, value, getattr(base, key))
-    return preset, replace(base, **overrides)
+    """Parse ``"[preset][,key=value...]"`` (the part after ``bandit:``); tuples use ``/``: ``level_offsets=-1/0/3``."""
+    return parse_config("bandit", BanditConfig, PRESETS, rest)

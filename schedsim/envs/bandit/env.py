@@ -108,6 +108,10 @@ class BanditEnv:
         prompts = self.train if pool == "train" else self.test
         return sigmoid(prompts.logits(self.theta, ids))
 
+    def reference_pass_rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(all train ids, their true pass rates): the yardstick for estimator calibration."""
+        return np.arange(self.config.n_train), self.pass_rates()
+
     def log_z(self, ids: np.ndarray) -> np.ndarray:
         """The head's log Z_phi(x) = u(x) / beta for any train prompt ids (the ``paced`` source)."""
         if self.head is None:

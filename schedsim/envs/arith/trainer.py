@@ -1,0 +1,125 @@
+"""Training for the arithmetic suite: supervised warm start, GRPO and trajectory-balance updates, log Z heads.
+
+Trajectory balance anchored at pi_old (PACED-RL, arXiv 2602.12642), per rollout:
+    residual = log Z(x) + log pi_theta(y|x) - log pi_old(y|x) - r / beta.
+On-policy with one update per batch, log pi_theta = log pi_old at the update, so the gradient of
+beta * residual^2 / 2 with respect to theta is ``(beta log Z - r) grad log pi_theta``: REINFORCE with the
+baseline u = beta log Z. The head u(x) regresses on ``r - beta (log pi_theta - log pi_old)`` (= r on-policy),
+whose optimum is ``p_old + beta KL``. Both are implemented below in those terms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from schedsim.envs.arith.model import GPT
+from schedsim.envs.arith.tasks import EOS, PAD, ProblemSet, verify
+
+
+def sampled_accuracy(
+    model: GPT,
+    problems: ProblemSet,
+    samples: int,
+    gen: torch.Generator,
+    device: torch.device,
+    temperature: float = 1.0,
+    batch: int = 512,
+) -> np.ndarray:
+    """Per-problem mean reward over ``samples`` sampled completions (no gradient). ``(n,)``."""
+    out = np.zeros(problems.n)
+    answer_len = problems.answers.shape[1]
+    for start in range(0, problems.n, batch):
+        sl = slice(start, start + batch)
+        prompts = torch.as_tensor(problems.prompts[sl], device=device).repeat_interleave(samples, dim=0)
+        tokens, _ = model.generate(prompts, answer_len, EOS, PAD, temperature=temperature, generator=gen)
+        rewards = verify(tokens.cpu().numpy(), np.repeat(problems.answers[sl], samples, axis=0))
+        out[sl] = rewards.reshape(-1, samples).mean(axis=1)
+    return out
+
+
+def warm_start(model: GPT, train: ProblemSet, cfg, gen: torch.Generator, device: torch.device) -> dict[str, float]:
+    """Supervised next-token training on answers, uniform over levels, until sampled accuracy >= threshold."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.warm_lr)
+    rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen).item()))
+    check = train.subset(rng.choice(train.n, size=min(256, train.n), replace=False))
+    acc, step = 0.0, 0
+    for step in range(1, cfg.warm_max_steps + 1):
+        idx = rng.integers(0, train.n, cfg.warm_batch)
+        prompts = torch.as_tensor(train.prompts[idx], device=device)
+        answers = torch.as_tensor(train.answers[idx], device=device)
+        loss = -model.sequence_logprob(prompts, answers, EOS).mean()  # teacher forcing on the answer tokens
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % cfg.warm_check_every == 0:
+            model.eval()
+            acc = float(sampled_accuracy(model, check, 1, gen, device).mean())
+            model.train()
+            if acc >= cfg.warm_threshold:
+                break
+    return {"warm/steps": float(step), "warm/check_acc": acc}
+
+
+class MLPHead(nn.Module):
+    """u(x) = beta log Z_phi(x): a 3-layer MLP over frozen prompt embeddings of the reference (warm-start) model."""
+
+    def __init__(self, embeddings: torch.Tensor, hidden: int) -> None:
+        super().__init__()
+        self.register_buffer("emb", embeddings)
+        d = embeddings.shape[1]
+        self.net = nn.Sequential(
+            nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
+        )
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.net(self.emb[ids])[:, 0]
+
+
+class TableHead(nn.Module):
+    """u(x) per prompt (the PACED-RL ablation): one free parameter per prompt, starting at 0."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.u = nn.Parameter(torch.zeros(n))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.u[ids]
+
+
+def lr_factor(step: int, cfg) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``decay_to`` over ``horizon`` steps."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.horizon - cfg.warmup))
+    return cfg.decay_to + (1 - cfg.decay_to) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def group_advantages(rewards: torch.Tensor, kind: str) -> torch.Tensor:
+    """``(m, G)``: GRPO ``(r - mean) / (std + 1e-6)`` (unbiased std) or mean-centred."""
+    centred = rewards - rewards.mean(dim=1, keepdim=True)
+    if kind == "mean" or rewards.shape[1] < 2:
+        return centred
+    return centred / (rewards.std(dim=1, keepdim=True) + 1e-6)
+
+
+def policy_loss(
+    logp: torch.Tensor, rewards: torch.Tensor, weights: torch.Tensor, cfg, baseline: torch.Tensor | None, reduction: str
+) -> torch.Tensor:
+    """Scalar loss whose gradient is the update direction (descent). logp, rewards: ``(m, G)``; weights ``(m,)``.
+
+    GRPO: ``-w A log pi`` averaged over all rollouts or over rollouts of mixed groups. TB: ``-w (r - u) log pi``
+    averaged over all rollouts (every group carries a residual, all-fail ones included).
+    """
+    if cfg.trainer == "tb":
+        adv = rewards - baseline[:, None]
+        return -(weights[:, None] * adv * logp).mean()
+    adv = group_advantages(rewards, cfg.advantage)
+    total = -(weights[:, None] * adv * logp).sum()
+    if reduction == "mixed":
+        mixed = (rewards.max(dim=1).values != rewards.min(dim=1).values).float()
+        return total / max(1.0, float(mixed.sum()) * rewards.shape[1])
+    return total / rewards.numel()
