@@ -30,6 +30,7 @@ test: lint
 bench: $(BIN)/.installed
 	$(BIN)/python analysis/bench_schedulers.py
 	$(BIN)/python analysis/bench_simulator.py
+	$(BIN)/python analysis/bench_arith.py
 
 figures: $(BIN)/.installed
 	$(BIN)/python analysis/theory_figures.py

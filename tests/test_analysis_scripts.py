@@ -81,3 +81,13 @@ def test_compare_presets_smoke(tmp_path: Path) -> None:
         check=True,
     )
     assert "bandit:few-categories" in out.stdout and "uniform-mixed" in out.stdout
+
+
+def test_bench_arith_smoke() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "analysis" / "bench_arith.py"), "--quick", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.count("\ncpu") == 4
