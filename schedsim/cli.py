@@ -131,7 +131,7 @@ def compare_cmd(
 
     config = RunConfig(
         schedulers=tuple(_specs(schedulers)),
-        env=env,
+        env=_with_device(env, device),
         seeds=seeds,
         budget=budget,
         batch=batch,

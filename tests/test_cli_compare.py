@@ -75,3 +75,40 @@ def test_snr_command(tmp_path) -> None:
     assert (tmp_path / "snr.csv").exists() and (tmp_path / "snr.png").exists()
     bad = runner.invoke(app, ["snr", "--group", "1", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "group=1 gives no group-relative signal" in bad.output
+
+
+def test_compare_and_snr_on_arith_tiny(tmp_path) -> None:
+    import pytest
+
+    pytest.importorskip("torch")
+    env = f"arith:tiny,cache_dir={tmp_path / 'cache'}"
+    args = [
+        "compare",
+        "--env",
+        env,
+        "--schedulers",
+        "paced,uniform",
+        "--seeds",
+        "1",
+        "--budget",
+        "640",
+        "--batch",
+        "16",
+        "--group",
+        "4",
+        "--eval-every",
+        "320",
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 unit(s) run" in result.output and (tmp_path / "run" / "sample_efficiency.png").exists()
+    snr = runner.invoke(app, ["snr", "--env", env, "--prompts", "6", "--samples", "3", "--out", str(tmp_path / "snr")])
+    assert snr.exit_code == 0, snr.output
+    bad = runner.invoke(app, ["compare", "--device", "cuda", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "--device cuda applies to the arith environment only" in bad.output
