@@ -1,6 +1,6 @@
 # Two entry points do all the set-up on a fresh machine:
 #   make compare   -> installs into .venv if needed, then runs the main job (the default comparison)
-#   make test      -> installs into .venv (with test tools) if needed, then runs lint and the test suite
+#   make test      -> installs into .venv (test tools, TRL, verl) if needed, then runs lint and the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,6 +11,11 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# the test run also needs the optional integrations (TRL, verl) to test the adapters against the real classes
+$(BIN)/.installed-integrations: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev,trl,verl]"
 	touch $@
 
 compare: $(BIN)/.installed
@@ -24,7 +29,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check schedsim tests analysis
 	$(BIN)/ruff format --check schedsim tests analysis
 
-test: lint
+test: lint $(BIN)/.installed-integrations
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.installed

@@ -81,6 +81,7 @@ class RunStore:
         os.close(fd)
         try:
             table.to_parquet(tmp, index=False)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
