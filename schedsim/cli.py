@@ -119,7 +119,9 @@ def compare_cmd(
     eval_every: int = typer.Option(
         None, help="rollouts between held-out evaluations (default: bandit 10000, arith 12800)"
     ),
-    device: str = typer.Option(None, help="arith only: cpu, cuda or auto (default auto: CUDA when present)"),
+    device: str = typer.Option(None, help="arith/llm: cpu, cuda or auto (default auto: CUDA when present)"),
+    model: str = typer.Option(None, help="llm: local Hugging Face model directory"),
+    data: str = typer.Option(None, help="llm: JSONL problems (prompt, answer, id?, category?)"),
     target: float = typer.Option(None, help="accuracy for rollouts-to-target (default: baseline's final)"),
     baseline: str = typer.Option(None, help="scheduler for paired differences (default: uniform)"),
     out: Path = typer.Option(None, help="run directory (default: runs/compare-<config hash>)"),
@@ -131,7 +133,7 @@ def compare_cmd(
 
     config = RunConfig(
         schedulers=tuple(_specs(schedulers)),
-        env=_with_device(env, device),
+        env=_env_spec(env, device, model, data),
         seeds=seeds,
         budget=budget,
         batch=batch,
@@ -189,7 +191,7 @@ def snr_cmd(
 
     if group < 2:
         raise SchedsimError(f"group={group} gives no group-relative signal; accepted: group >= 2")
-    environment = make_env(_with_device(env, device), seed=seed)
+    environment = make_env(_env_spec(env, device), seed=seed)
     arith = environment.name == "arith"
     prompts = prompts or (40 if arith else 400)
     samples = samples or (24 if arith else 1000)
@@ -211,13 +213,26 @@ def snr_cmd(
     typer.echo(f"wrote {out / 'snr.csv'} and {out / 'snr.png'}")
 
 
-def _with_device(env: str, device: str | None) -> str:
-    """Fold ``--device`` into an arith env spec (the bandit simulator is numpy-only)."""
-    if device is None:
+def _env_spec(env: str, device: str | None, model: str | None = None, data: str | None = None) -> str:
+    """Fold ``--device`` (arith, llm) and ``--model`` / ``--data`` (llm) into the environment spec."""
+    extra = []
+    if device is not None:
+        if env.startswith("bandit"):
+            raise SchedsimError(
+                f"--device {device} applies to the arith and llm environments only; {env!r} runs on numpy"
+            )
+        extra.append(f"device={device}")
+    for flag, value in (("model", model), ("data", data)):
+        if value is None:
+            continue
+        if not env.startswith("llm"):
+            raise SchedsimError(f"--{flag} applies to --env llm only; got --env {env!r}")
+        if "," in value or "=" in value:
+            raise SchedsimError(f"--{flag} {value!r} contains ',' or '='; accepted: a path without them")
+        extra.append(f"{flag}={value}")
+    if not extra:
         return env
-    if not env.startswith("arith"):
-        raise SchedsimError(f"--device {device} applies to the arith environment only; {env!r} runs on numpy")
-    return f"{env}{',' if ':' in env else ':'}device={device}"
+    return env + ("," if ":" in env else ":") + ",".join(extra)
 
 
 def _progress() -> Any:

@@ -14,12 +14,14 @@ from schedsim.core.errors import SpecError, accepted
 ENVS = {
     "bandit": "numpy learner simulator: logistic skills, Bernoulli rollouts (seconds)",
     "arith": "tiny transformer on synthetic arithmetic, GRPO or trajectory balance (minutes on a CPU; torch)",
+    "llm": "a local Hugging Face causal LM on a JSONL problem file (llm:model=DIR,data=FILE; transformers)",
 }
 
 #: run-size defaults of ``schedsim compare`` per environment (budget in rollouts)
 RUN_DEFAULTS = {
     "bandit": {"budget": 200_000, "batch": 64, "group": 8, "eval_every": 10_000},
     "arith": {"budget": 102_400, "batch": 32, "group": 8, "eval_every": 12_800},
+    "llm": {"budget": 4_096, "batch": 8, "group": 8, "eval_every": 512},
 }
 
 
@@ -32,6 +34,10 @@ def parse_env_spec(spec: str) -> tuple[str, str, Any]:
         from schedsim.envs.arith.config import parse_arith_spec
 
         preset, config = parse_arith_spec(rest)
+    elif name == "llm":
+        from schedsim.envs.llm.config import parse_llm_spec
+
+        preset, config = parse_llm_spec(rest)
     else:
         from schedsim.envs.bandit import parse_bandit_spec
 
@@ -50,6 +56,14 @@ def make_env(spec: str, *, seed: int) -> Any:
                 f"the arith environment needs torch ({exc}); install it with: pip install torch==2.13.0"
             ) from None
         return ArithEnv(config, seed=seed)
+    if name == "llm":
+        try:
+            from schedsim.envs.llm.env import LLMEnv
+        except ImportError as exc:
+            raise SpecError(
+                f"the llm environment needs torch and transformers ({exc}); pip install 'schedsim[trl]'"
+            ) from None
+        return LLMEnv(config, seed=seed)
     from schedsim.envs.bandit import BanditEnv
 
     return BanditEnv(config, seed=seed)

@@ -1,0 +1,80 @@
+"""Configuration of the real-LLM mode."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from schedsim.core.params import check_choice, check_int, check_range
+from schedsim.envs.llm.data import VERIFIERS
+from schedsim.envs.spec import Preset, parse_config
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """A local Hugging Face causal LM trained by RL on a JSONL problem file.
+
+    ``model``: local directory of a causal LM and its tokenizer (never downloaded); ``data``: JSONL problems
+    (``prompt``, ``answer``, optional ``id``, ``category``); ``eval_fraction`` of them (per category, at least one)
+    is held out. ``verifier``: ``numeric`` | ``exact`` | ``math-verify``. Sampling: ``max_new_tokens``,
+    ``temperature``; the tokenizer's chat template is applied when it has one and ``chat_template`` is true.
+    Training: ``trainer`` ``grpo`` | ``tb``, ``advantage`` ``grpo`` | ``mean``, ``lr`` (AdamW), ``clip``,
+    ``warmup``/``decay_to``/``horizon`` (schedule), ``reduction``; ``lora`` (via peft) with ``lora_r``.
+    log Z head for ``paced``: ``head`` ``mlp`` (over frozen mean-pooled prompt states of the initial model) |
+    ``table`` | ``none``; ``kl_coef``, ``head_lr``, ``head_hidden``. ``eval_samples`` per held-out problem;
+    ``device`` ``auto`` | ``cpu`` | ``cuda``; ``threads`` (0 = torch default).
+    """
+
+    model: str | None = None
+    data: str | None = None
+    eval_fraction: float = 0.1
+    data_seed: int = 0
+    verifier: str = "numeric"
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    chat_template: bool = True
+    trainer: str = "grpo"
+    advantage: str = "grpo"
+    lr: float = 1e-6
+    clip: float = 1.0
+    warmup: int = 0
+    decay_to: float = 1.0
+    horizon: int = 1000
+    reduction: str = "all"
+    lora: bool = False
+    lora_r: int = 8
+    head: str = "mlp"
+    kl_coef: float = 0.05
+    head_lr: float = 1e-3
+    head_hidden: int = 64
+    eval_samples: int = 1
+    device: str = "auto"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        check_range("eval_fraction", self.eval_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+        check_choice("verifier", self.verifier, VERIFIERS)
+        for name in ("max_new_tokens", "horizon", "lora_r", "head_hidden", "eval_samples"):
+            check_int(name, getattr(self, name), 1)
+        check_int("warmup", self.warmup, 0)
+        check_int("threads", self.threads, 0)
+        for name in ("temperature", "lr", "kl_coef", "head_lr"):
+            check_range(name, getattr(self, name), 0.0, None, lo_open=True)
+        check_range("clip", self.clip, 0.0, None)
+        check_range("decay_to", self.decay_to, 0.0, 1.0)
+        check_choice("trainer", self.trainer, ("grpo", "tb"))
+        check_choice("advantage", self.advantage, ("grpo", "mean"))
+        check_choice("reduction", self.reduction, ("all", "mixed"))
+        check_choice("head", self.head, ("mlp", "table", "none"))
+        check_choice("device", self.device.split(":")[0], ("auto", "cpu", "cuda"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS = {"default": Preset("default", "a local HF causal LM on a JSONL problem file (set model= and data=)")}
+
+
+def parse_llm_spec(rest: str) -> tuple[str, LLMConfig]:
+    """Parse ``"[preset][,key=value...]"`` (the part after ``llm:``), e.g. ``model=/models/qwen,data=gsm8k.jsonl``."""
+    return parse_config("llm", LLMConfig, PRESETS, rest)
