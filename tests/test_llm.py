@@ -100,6 +100,16 @@ def test_env_face_and_determinism(model_dir: str, data_file: str) -> None:
     assert any(not (p == q).all() for p, q in zip(before, tb.model.parameters(), strict=True))
 
 
+def test_lora_trains_only_adapters(model_dir: str, data_file: str) -> None:
+    pytest.importorskip("peft")
+    env = make_env(f"llm:model={model_dir},data={data_file},max_new_tokens=4,lora=true,lr=0.01", seed=0)
+    trainable = {n for n, p in env.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora" in n for n in trainable)
+    frozen = {n: p.detach().clone() for n, p in env.model.named_parameters() if not p.requires_grad}
+    env.learn(env.rollout(np.arange(6), 4))
+    assert all((p == frozen[n]).all() for n, p in env.model.named_parameters() if n in frozen)
+
+
 def test_compare_on_a_local_model(tmp_path, model_dir: str, data_file: str) -> None:
     args = [
         "compare",
