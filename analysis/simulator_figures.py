@@ -12,20 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from schedsim.analysis import figures
+from schedsim.analysis.figures import save_figure as save
 from schedsim.analysis.plots import plot_snr
 from schedsim.analysis.report import format_table, write_report
 from schedsim.analysis.snr import fit_boundary_exponents, snr_table
 from schedsim.envs import make_env
 from schedsim.runner import RunConfig, RunStore, run_all
-
-
-def save(fig: plt.Figure, out: Path, name: str) -> None:
-    fig.savefig(out / name, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    print(f"wrote {out / name}")
 
 
 def main() -> None:

@@ -10,15 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from schedsim.analysis import figures
-
-
-def save(fig: plt.Figure, out: Path, name: str) -> None:
-    fig.savefig(out / name, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    print(f"wrote {out / name}")
+from schedsim.analysis.figures import save_figure as save
 
 
 def main() -> None:

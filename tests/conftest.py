@@ -19,3 +19,32 @@ def builtin_kwargs(name: str, n: int) -> dict:
         table.update(np.arange(n), rng.uniform(0, 20, n))  # p-hat = 0.05 * log Z spans [0, 1]
         return {"log_z": table}
     return {}
+
+
+def tiny_tokenizer(chars: str):
+    """A character-level Hugging Face tokenizer built on the fly (no download): one token per character."""
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {c: i for i, c in enumerate(chars)} | {"<eos>": len(chars), "<pad>": len(chars) + 1}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>")
+
+
+def tiny_gpt2(tokenizer):
+    """A randomly initialised 1-layer, 32-wide GPT-2 for ``tokenizer`` (seeded)."""
+    import transformers
+
+    transformers.set_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=64,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return transformers.GPT2LMHeadModel(config)

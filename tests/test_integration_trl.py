@@ -9,6 +9,8 @@ trl = pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 transformers = pytest.importorskip("transformers")
 
+from conftest import tiny_gpt2, tiny_tokenizer  # noqa: E402
+
 import schedsim  # noqa: E402
 from schedsim.integrations.trl import SchedSimGRPOTrainer, check_trl_version, pool_from_dataset  # noqa: E402
 
@@ -16,25 +18,8 @@ EASY = set(range(12))  # prompts whose every completion is rewarded: all-correct
 
 
 def tiny_model_and_tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    chars = list("abcdefghijklmnopqrstuvwxyz0123456789 ")
-    vocab = {c: i for i, c in enumerate(chars)} | {"<eos>": len(chars), "<pad>": len(chars) + 1}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
-    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")
-    hf_tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>")
-    transformers.set_seed(0)
-    config = transformers.GPT2Config(
-        vocab_size=len(vocab),
-        n_positions=64,
-        n_embd=32,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=None,
-        eos_token_id=vocab["<eos>"],
-        pad_token_id=vocab["<pad>"],
-    )
-    return transformers.GPT2LMHeadModel(config), hf_tok
+    tok = tiny_tokenizer("abcdefghijklmnopqrstuvwxyz0123456789 ")
+    return tiny_gpt2(tok), tok
 
 
 HALF = set("abcdefghijklmnopqrs")  # about half of a random model's first characters

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import pandas as pd  # noqa: E402
+from conftest import tiny_tokenizer  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 from verl import DataProto  # noqa: E402
 
@@ -21,16 +22,6 @@ from schedsim.integrations.verl import (  # noqa: E402
     dataloader_guard,
     feedback_from_batch,
 )
-
-
-def tiny_tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    chars = list("abcdefghijklmnopqrstuvwxyz0123456789 ?+=")
-    vocab = {c: i for i, c in enumerate(chars)} | {"<eos>": len(chars), "<pad>": len(chars) + 1}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
-    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")
-    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>")
 
 
 @pytest.fixture
@@ -54,7 +45,7 @@ def dataset(tmp_path):
             "cache_dir": str(tmp_path / "cache"),
         }
     )
-    return SchedSimRLHFDataset(str(path), tiny_tokenizer(), config)
+    return SchedSimRLHFDataset(str(path), tiny_tokenizer("abcdefghijklmnopqrstuvwxyz0123456789 ?+="), config)
 
 
 def batch(ids_per_row, uids, scores, *, with_adv=True, shuffle_seed=0):

@@ -9,6 +9,7 @@ import pytest
 
 transformers = pytest.importorskip("transformers")
 
+from conftest import tiny_gpt2, tiny_tokenizer  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 import schedsim  # noqa: E402
@@ -19,26 +20,9 @@ from schedsim.envs.llm.data import load_jsonl, verify  # noqa: E402
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    chars = list("0123456789+=? abcdefghijklmnopqrstuvwxyz")
-    vocab = {c: i for i, c in enumerate(chars)} | {"<eos>": len(chars), "<pad>": len(chars) + 1}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
-    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")
-    hf_tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>")
-    transformers.set_seed(0)
-    config = transformers.GPT2Config(
-        vocab_size=len(vocab),
-        n_positions=64,
-        n_embd=32,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=None,
-        eos_token_id=vocab["<eos>"],
-        pad_token_id=vocab["<pad>"],
-    )
+    hf_tok = tiny_tokenizer("0123456789+=? abcdefghijklmnopqrstuvwxyz")
     path = tmp_path_factory.mktemp("tiny-gpt2")
-    transformers.GPT2LMHeadModel(config).save_pretrained(path)
+    tiny_gpt2(hf_tok).save_pretrained(path)
     hf_tok.save_pretrained(path)
     return str(path)
 

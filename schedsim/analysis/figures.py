@@ -5,6 +5,8 @@ Used by the notebooks and by the analysis/ scripts, so both draw the same thing 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -14,6 +16,15 @@ from schedsim.analysis.plots import plot_curves
 from schedsim.analysis.snr import analytic_moments
 
 Figure = plt.Figure
+
+
+def save_figure(fig: Figure, out: Path, name: str) -> Path:
+    """Write ``fig`` to ``out/name`` (PNG, 110 dpi), close it, and say so on stdout."""
+    path = out / name
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    print(f"wrote {path}")
+    return path
 
 
 def snr_components(group: int = 8, dim: int = 16, score_noise: float = 1.0, advantage: str = "mean") -> Figure:

@@ -27,7 +27,17 @@ from schedsim.core.seeding import make_rng
 from schedsim.envs.arith.config import ArithConfig
 from schedsim.envs.arith.model import GPT, GPTConfig
 from schedsim.envs.arith.tasks import EOS, PAD, VOCAB_SIZE, make_problems, verify
-from schedsim.envs.arith.trainer import MLPHead, TableHead, lr_factor, policy_loss, sampled_accuracy, warm_start
+from schedsim.envs.arith.trainer import (
+    MLPHead,
+    TableHead,
+    batch_tensors,
+    fit_head,
+    head_baseline,
+    optimise,
+    policy_loss,
+    sampled_accuracy,
+    warm_start,
+)
 from schedsim.schedulers.paced import AccuracyErrorReplay
 
 
@@ -180,36 +190,18 @@ class ArithEnv:
         fb, prompts, tokens, logp_old = self._pending
         self._pending = None
         m, group = fb.rewards.shape
-        ids = torch.as_tensor(np.array(fb.prompt_ids), device=self.device)
-        rewards = torch.as_tensor(np.array(fb.rewards), dtype=torch.float32, device=self.device)
-        w = (
-            torch.ones(m, device=self.device)
-            if weights is None
-            else torch.as_tensor(weights, dtype=torch.float32, device=self.device)
-        )
+        ids, rewards, w = batch_tensors(fb, weights, self.device)
         self.model.train()
         logp = self.model.sequence_logprob(prompts, tokens, EOS).reshape(m, group)  # (m, G)
-        u = None if self.head is None else self.head(ids)
-        baseline = None if u is None else u.detach().clamp(0.0, 1.0)
-        if cfg.trainer == "tb" and baseline is None:
-            baseline = torch.zeros(m, device=self.device)
+        u, baseline = head_baseline(self.head, ids, cfg)
         loss = policy_loss(logp, rewards, w, cfg, baseline, reduction or cfg.reduction)
         head_ids, head_targets = ids, rewards.mean(dim=1)  # on-policy: logratio = 0 at the update
         if self.replay is not None:
             loss, head_ids, head_targets = self._with_replay(fb, tokens, logp_old, u, loss, head_ids, head_targets)
-        for group_ in self.opt.param_groups:
-            group_["lr"] = cfg.lr * lr_factor(self.steps, cfg)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip if cfg.clip > 0 else float("inf"))
-        self.opt.step()
-        if self.head is not None:
-            head_loss = ((self.head(head_ids) - head_targets) ** 2).mean()
-            self.head_opt.zero_grad(set_to_none=True)
-            head_loss.backward()
-            self.head_opt.step()
+        norm = optimise(loss, list(self.model.parameters()), self.opt, cfg, self.steps)
+        fit_head(self.head, self.head_opt, head_ids, head_targets)
         self.steps += 1
-        return {"train/grad_norm": float(norm), "train/loss": float(loss.detach())}
+        return {"train/grad_norm": norm, "train/loss": float(loss.detach())}
 
     def _with_replay(self, fb, tokens, logp_old, u, loss, head_ids, head_targets):
         """PACED-RL replay (TB only): store correct trajectories by |p_emp - p_hat|; add replayed ones to the loss."""

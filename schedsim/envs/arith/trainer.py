@@ -123,3 +123,50 @@ def policy_loss(
         mixed = (rewards.max(dim=1).values != rewards.min(dim=1).values).float()
         return total / max(1.0, float(mixed.sum()) * rewards.shape[1])
     return total / rewards.numel()
+
+
+# -- one RL update, shared by the arith and llm environments -------------------------------------------------------
+
+
+def batch_tensors(feedback, weights, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(ids (m,), rewards (m, G), loss weights (m,))`` tensors of a feedback batch (copies, never views)."""
+    ids = torch.as_tensor(np.array(feedback.prompt_ids), device=device)
+    rewards = torch.as_tensor(np.array(feedback.rewards), dtype=torch.float32, device=device)
+    w = (
+        torch.ones(feedback.m, device=device)
+        if weights is None
+        else torch.as_tensor(np.array(weights), dtype=torch.float32, device=device)
+    )
+    return ids, rewards, w
+
+
+def head_baseline(head: nn.Module | None, ids: torch.Tensor, cfg) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The head's u = beta log Z for ``ids`` (with grad) and the detached baseline the TB update uses."""
+    u = None if head is None else head(ids)
+    baseline = None if u is None else u.detach().clamp(0.0, 1.0)
+    if cfg.trainer == "tb" and baseline is None:
+        baseline = torch.zeros(ids.shape[0], device=ids.device)  # TB without a head: log Z = 0
+    return u, baseline
+
+
+def optimise(loss: torch.Tensor, params: list[torch.Tensor], opt: torch.optim.Optimizer, cfg, step: int) -> float:
+    """Scheduled learning rate, backward, gradient-norm clip, step; returns the norm before clipping."""
+    for group in opt.param_groups:
+        group["lr"] = cfg.lr * lr_factor(step, cfg)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip if cfg.clip > 0 else float("inf"))
+    opt.step()
+    return float(norm)
+
+
+def fit_head(
+    head: nn.Module | None, opt: torch.optim.Optimizer | None, ids: torch.Tensor, targets: torch.Tensor
+) -> None:
+    """One step of the head's regression on the TB residual target (``r - beta logratio``; = r on-policy)."""
+    if head is None:
+        return
+    loss = ((head(ids) - targets) ** 2).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()

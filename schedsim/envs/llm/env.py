@@ -17,7 +17,15 @@ from schedsim.core.feedback import Feedback
 from schedsim.core.pool import PromptPool
 from schedsim.core.seeding import make_rng
 from schedsim.envs.arith.env import resolve_device
-from schedsim.envs.arith.trainer import MLPHead, TableHead, lr_factor, policy_loss
+from schedsim.envs.arith.trainer import (
+    MLPHead,
+    TableHead,
+    batch_tensors,
+    fit_head,
+    head_baseline,
+    optimise,
+    policy_loss,
+)
 from schedsim.envs.llm.config import LLMConfig
 from schedsim.envs.llm.data import Problems, load_jsonl, verify
 
@@ -204,34 +212,16 @@ class LLMEnv:
         fb, enc, completions = self._pending
         self._pending = None
         m, group = fb.rewards.shape
-        ids = torch.as_tensor(np.array(fb.prompt_ids), device=self.device)
-        rewards = torch.as_tensor(np.array(fb.rewards), dtype=torch.float32, device=self.device)
-        w = (
-            torch.ones(m, device=self.device)
-            if weights is None
-            else torch.as_tensor(np.array(weights), dtype=torch.float32, device=self.device)
-        )
+        ids, rewards, w = batch_tensors(fb, weights, self.device)
         self.model.train()
         logp = self._logprob(enc, completions).reshape(m, group)
-        u = None if self.head is None else self.head(ids)
-        baseline = None if u is None else u.detach().clamp(0.0, 1.0)
-        if cfg.trainer == "tb" and baseline is None:
-            baseline = torch.zeros(m, device=self.device)
+        _, baseline = head_baseline(self.head, ids, cfg)
         loss = policy_loss(logp, rewards, w, cfg, baseline, reduction or cfg.reduction)
-        for group_ in self.opt.param_groups:
-            group_["lr"] = cfg.lr * lr_factor(self.steps, cfg)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
         params = [p for p in self.model.parameters() if p.requires_grad]
-        norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip if cfg.clip > 0 else float("inf"))
-        self.opt.step()
-        if self.head is not None:
-            head_loss = ((self.head(ids) - rewards.mean(dim=1)) ** 2).mean()  # on-policy TB target: r
-            self.head_opt.zero_grad(set_to_none=True)
-            head_loss.backward()
-            self.head_opt.step()
+        norm = optimise(loss, params, self.opt, cfg, self.steps)
+        fit_head(self.head, self.head_opt, ids, rewards.mean(dim=1))  # on-policy TB target: r
         self.steps += 1
-        return {"train/grad_norm": float(norm), "train/loss": float(loss.detach())}
+        return {"train/grad_norm": norm, "train/loss": float(loss.detach())}
 
     def _accuracy(self, texts: list[str], answers: list[str], samples: int) -> np.ndarray:
         out = np.zeros(len(texts))
