@@ -67,12 +67,22 @@ def list_cmd() -> None:
     typer.echo("\nenvironments (--env NAME[:preset][,key=value...]):")
     for env_name, text in ENVS.items():
         typer.echo(f"{env_name:10s} {text}")
-    typer.echo("\nbandit presets:")
-    for preset in PRESETS.values():
-        extra = ", ".join(f"{k}={v}" for k, v in preset.overrides.items())
-        typer.echo(f"  {preset.name:15s} {preset.description}" + (f"  [{extra}]" if extra else ""))
-    defaults = ", ".join(f"{k}={v}" for k, v in BanditConfig().to_dict().items())
-    typer.echo(f"bandit defaults: {defaults}")
+    from schedsim.envs.arith.config import PRESETS as ARITH_PRESETS
+    from schedsim.envs.arith.config import ArithConfig
+    from schedsim.envs.llm.config import LLMConfig
+
+    for env_name, presets, config in (
+        ("bandit", PRESETS, BanditConfig()),
+        ("arith", ARITH_PRESETS, ArithConfig()),
+        ("llm", {}, LLMConfig()),
+    ):
+        if presets:
+            typer.echo(f"\n{env_name} presets:")
+        for preset in presets.values():
+            extra = ", ".join(f"{k}={v}" for k, v in preset.overrides.items())
+            typer.echo(f"  {preset.name:15s} {preset.description}" + (f"  [{extra}]" if extra else ""))
+        defaults = ", ".join(f"{k}={v}" for k, v in config.to_dict().items())
+        typer.echo(f"{env_name} defaults: {defaults}")
 
 
 @app.command("check")

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 import schedsim
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download models or datasets
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture
