@@ -15,7 +15,18 @@ import numpy as np
 
 import schedsim
 
-SPECS = ["uniform", "paced", "beta", "gaussian", "sec", "beta:unbiased=true", "paced:estimator=ema"]
+SPECS = [
+    "uniform",
+    "paced",
+    "beta",
+    "gaussian",
+    "sec",
+    "mopps",
+    "spo",
+    "plr",
+    "beta:unbiased=true",
+    "paced:estimator=ema",
+]
 
 
 def best_time(fn, repeats: int) -> float:

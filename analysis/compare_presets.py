@@ -17,7 +17,18 @@ from schedsim.analysis.report import format_table, write_report
 from schedsim.envs.bandit import PRESETS
 from schedsim.runner import RunConfig, RunStore, run_all
 
-SCHEDULERS = ("uniform", "uniform-mixed", "paced", "paced:estimator=ema", "beta", "gaussian", "sec")
+SCHEDULERS = (
+    "uniform",
+    "uniform-mixed",
+    "paced",
+    "paced:estimator=ema",
+    "beta",
+    "gaussian",
+    "sec",
+    "mopps",
+    "spo",
+    "plr",
+)
 FIGURES = Path(__file__).resolve().parent / "figures"
 
 

@@ -14,7 +14,18 @@ from schedsim.checks import passive_check_distribution, passive_check_ids
 from schedsim.rules.kernels import beta_kernel
 from schedsim.rules.sampling import KernelSampling, normalise
 
-SPECS = ["uniform", "paced", "beta", "beta:unbiased=true", "gaussian", "sec", "sec:update_unseen=false"]
+SPECS = [
+    "uniform",
+    "paced",
+    "beta",
+    "beta:unbiased=true",
+    "gaussian",
+    "sec",
+    "sec:update_unseen=false",
+    "mopps",
+    "spo",
+    "plr",
+]
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -25,7 +25,10 @@ def test_spec_parsing_types() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("nope", "unknown scheduler 'nope'; accepted: 'beta', 'gaussian', 'paced', 'sec', 'uniform', 'uniform-mixed'"),
+        (
+            "nope",
+            "unknown scheduler 'nope'; accepted: 'beta', 'gaussian', 'mopps', 'paced', 'plr', 'sec', 'spo', 'uniform', 'uniform-mixed'",
+        ),
         (
             "sec:temp=1",
             "unknown parameter 'temp' for scheduler 'sec'; accepted: 'alpha', 'tau', 'update_unseen', 'adv_std'",

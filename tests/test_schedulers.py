@@ -242,3 +242,43 @@ def test_unbiased_beta_needs_binary_rewards_and_loss_weight_ids_checked() -> Non
         s.observe(fb([0], [[0.5, 1.0]]))
     with pytest.raises(schedsim.FeedbackError, match=r"ids contain 3, out of range; accepted: ids in \[0, 3\)"):
         s.loss_weights(np.array([0, 3]))
+
+
+# -- literature baselines (reference/schedulers.md §6) --------------------------------------------------------
+def test_beta_posterior_updates_mopps_and_spo() -> None:
+    pool = schedsim.PromptPool(n=3)
+    mopps = schedsim.make_scheduler("mopps:decay=0.5", pool=pool, seed=0)
+    spo = schedsim.make_scheduler("spo:decay=0.9", pool=pool, seed=0)
+    for s in (mopps, spo):
+        s.observe(fb([0], [[1, 1, 0, 0]]))
+        s.observe(fb([0], [[1, 0, 0, 0]]))
+    # MoPPS: a <- l a + (1 - l) a0 + s: 1 -> 0.5 + 0.5 + 2 = 3 -> 1.5 + 0.5 + 1 = 3; b: 3 -> 1.5 + 0.5 + 3 = 5
+    np.testing.assert_allclose(mopps.estimator.alpha[0], 3.0)
+    np.testing.assert_allclose(mopps.estimator.beta[0], 5.0)
+    # SPO: a <- rho a + s: 1 -> 2.9 -> 3.61; b: 1 -> 2.9 -> 5.61
+    np.testing.assert_allclose([spo.estimator.alpha[0], spo.estimator.beta[0]], [3.61, 5.61])
+    p = np.array([3.61 / 9.22, 0.5, 0.5])
+    w = np.sqrt(p * (1 - p)) + 0.05
+    np.testing.assert_allclose(spo.distribution(), w / w.sum())
+
+
+def test_mopps_thompson_picks_closest_to_tau_when_posteriors_are_sharp() -> None:
+    pool = schedsim.PromptPool(n=6)
+    s = schedsim.make_scheduler("mopps:pool_factor=8", pool=pool, seed=0)
+    rates = [0.05, 0.45, 0.95, 0.55, 0.2, 0.8]
+    s.observe(fb(list(range(6)), [[1.0] * round(100 * r) + [0.0] * (100 - round(100 * r)) for r in rates]))
+    assert set(s.select(2)) == {1, 3}
+    assert s.distribution() is None
+
+
+def test_plr_rank_and_staleness_mixture() -> None:
+    pool = schedsim.PromptPool(n=3)
+    s = schedsim.make_scheduler("plr", pool=pool, seed=0)
+    s.observe(fb([0, 1, 2], [[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]]))  # scores .25, .1875, 0 -> ranks 1, 2, 3
+    p_score = np.array([1.0, 2.0**-10, 3.0**-10])
+    p_score /= p_score.sum()
+    np.testing.assert_allclose(s.distribution(), 0.9 * p_score + 0.1 / 3)  # no selection yet: uniform staleness
+    first = s.select(1)
+    assert first.tolist() == [0]
+    stale = np.array([0.0, 1.0, 1.0])  # clock 1; prompt 0 just selected
+    np.testing.assert_allclose(s.distribution(), 0.9 * p_score + 0.1 * stale / stale.sum())

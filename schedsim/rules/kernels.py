@@ -139,3 +139,24 @@ class GaussianKernel:
 
     def weights(self, estimator: Estimator, ids: np.ndarray | None = None) -> np.ndarray:
         return self(estimator.values() if ids is None else estimator.estimate(ids))
+
+
+class SqrtKernel:
+    """SPO's sampling weight ``sqrt(p (1 - p)) + eps`` (the std of a Bernoulli reward, floored), eps = 0.05.
+
+    References:
+        SPO, arXiv 2509.13232 (reference/schedulers.md §6).
+    """
+
+    def __init__(self, eps: float = 0.05) -> None:
+        self.eps = check_range("eps", eps, 0.0, None)
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+        return np.sqrt(p * (1.0 - p)) + self.eps
+
+    def check_estimator(self, estimator: Estimator) -> None:
+        del estimator
+
+    def weights(self, estimator: Estimator, ids: np.ndarray | None = None) -> np.ndarray:
+        return self(estimator.values() if ids is None else estimator.estimate(ids))

@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 from schedsim.core.registry import register
+from schedsim.schedulers.baselines import MoPPSScheduler, PLRScheduler, SPOScheduler
 from schedsim.schedulers.beta import BetaScheduler
 from schedsim.schedulers.gaussian import GaussianScheduler
 from schedsim.schedulers.paced import AccuracyErrorReplay, PacedScheduler, ReplayItem
 from schedsim.schedulers.sec import SECScheduler
 from schedsim.schedulers.uniform import UniformMixedScheduler, UniformScheduler
 
-for _cls in (UniformScheduler, UniformMixedScheduler, PacedScheduler, BetaScheduler, GaussianScheduler, SECScheduler):
+for _cls in (
+    UniformScheduler,
+    UniformMixedScheduler,
+    PacedScheduler,
+    BetaScheduler,
+    GaussianScheduler,
+    SECScheduler,
+    MoPPSScheduler,
+    SPOScheduler,
+    PLRScheduler,
+):
     register(_cls)
 
 __all__ = [
     "AccuracyErrorReplay",
     "BetaScheduler",
     "GaussianScheduler",
+    "MoPPSScheduler",
+    "PLRScheduler",
     "PacedScheduler",
     "ReplayItem",
     "SECScheduler",
+    "SPOScheduler",
     "UniformMixedScheduler",
     "UniformScheduler",
 ]
