@@ -241,6 +241,22 @@ _ACTIVE: dict[str, Callable[[Scheduler, int, int, int], None]] = {
 }
 
 
+class SyntheticProbe:
+    """A deterministic, picklable ``probe(ids, G) -> Feedback`` source for checks: Bernoulli rewards from fixed
+    pass rates, drawn from a generator seeded by the probed ids, so the same request always gets the same answer
+    (the probe is part of the environment, outside the scheduler's state)."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.p = _Script(n, 8, seed + 99).p
+        self.seed = seed
+
+    def __call__(self, ids: np.ndarray, group: int) -> Feedback:
+        ids = np.asarray(ids, dtype=np.int64)
+        rng = make_rng([self.seed, group, *ids.tolist()])
+        rewards = (rng.random((ids.shape[0], group)) < self.p[ids][:, None]).astype(float)
+        return Feedback(prompt_ids=ids, rewards=rewards)
+
+
 def default_pool(n: int = 64, n_categories: int = 4) -> PromptPool:
     """The pool the checker uses for spec strings: ``n`` prompts in ``n_categories`` interleaved categories."""
     return PromptPool(n=n, category=np.arange(n) % n_categories)

@@ -88,13 +88,15 @@ def list_cmd() -> None:
 @app.command("check")
 @friendly
 def check_cmd(spec: str = typer.Argument(..., help="scheduler spec, e.g. 'paced:tau=0.4'")) -> None:
-    """Run the conformance checker on a scheduler spec (paced gets a synthetic log Z table)."""
-    from schedsim.checks import check_scheduler, default_pool
+    """Run the conformance checker on a scheduler spec (synthetic log Z table / probe where a scheduler needs one)."""
+    from schedsim.checks import SyntheticProbe, check_scheduler, default_pool
     from schedsim.estimators import LogZTable
 
     pool = default_pool()
     name = spec.partition(":")[0].strip()
-    kwargs = {"log_z": LogZTable(pool.n, init=10.0)} if "log_z" in signals(name) else {}
+    kwargs: dict[str, Any] = {"log_z": LogZTable(pool.n, init=10.0)} if "log_z" in signals(name) else {}
+    if "probe" in signals(name):
+        kwargs["probe"] = SyntheticProbe(pool.n)
     passed = check_scheduler(spec, pool=pool, **kwargs)
     typer.echo(f"{spec}: passed {len(passed)} checks ({', '.join(passed)})")
 

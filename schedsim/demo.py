@@ -47,7 +47,11 @@ def run_demo(specs: list[str], *, steps: int = 30, batch: int = 64, group: int =
         name = spec.partition(":")[0]
         rng = make_rng(seed + 1)
         table, sums, counts = LogZTable(pool.n), np.zeros(pool.n), np.zeros(pool.n)
-        kwargs = {"log_z": table} if "log_z" in signals(name) else {}
+        kwargs: dict = {"log_z": table} if "log_z" in signals(name) else {}
+        if "probe" in signals(name):  # fresh rollouts on the frozen pool (the demo does not budget them)
+            kwargs["probe"] = lambda ids, g, rng=rng: Feedback(
+                prompt_ids=ids, rewards=(rng.random((len(ids), g)) < p[ids, None]).astype(float)
+            )
         sched = make_scheduler(spec, pool=pool, seed=seed, **kwargs)
         kl_coef = getattr(getattr(sched, "estimator", None), "kl_coef", 0.05)
         stats, seen = [], np.zeros(pool.n, dtype=bool)

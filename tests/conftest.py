@@ -18,6 +18,10 @@ def pool() -> schedsim.PromptPool:
 
 def builtin_kwargs(name: str, n: int) -> dict:
     """Trainer-side signals a registered scheduler needs to run in tests (paced: a log Z table)."""
+    if name == "lilo":
+        from schedsim.checks import SyntheticProbe
+
+        return {"probe": SyntheticProbe(n)}
     if name == "paced":
         rng = np.random.default_rng(0)
         table = schedsim.LogZTable(n)

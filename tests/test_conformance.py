@@ -9,7 +9,7 @@ import pytest
 from conftest import builtin_kwargs
 
 import schedsim
-from schedsim.checks import CHECKS, check_scheduler, default_pool, passive_check_distribution
+from schedsim.checks import CHECKS, SyntheticProbe, check_scheduler, default_pool, passive_check_distribution
 from schedsim.schedulers import UniformScheduler
 
 CROSSINGS = [
@@ -23,6 +23,7 @@ CROSSINGS = [
     "gaussian:replace=true",
     "sec:update_unseen=false,tau=0.2",
     "sec:adv_std=none",
+    "lilo:rule=proportional",
 ]
 
 
@@ -31,6 +32,8 @@ def test_every_scheduler_conforms(spec: str) -> None:
     pool = default_pool()
     needs_log_z = spec.startswith("paced") or "logz" in spec
     kwargs = builtin_kwargs("paced", pool.n) if needs_log_z else {}
+    if spec.startswith("lilo"):
+        kwargs = {"probe": SyntheticProbe(pool.n)}
     assert check_scheduler(spec, pool=pool, **kwargs) == list(CHECKS)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "schedsim"
 GLOBAL_RNG = re.compile(
-    r"np\.random\.(seed|rand|randn|randint|random|choice|shuffle|permutation|uniform|normal|binomial)\(|^\s*import random\b|\brandom\.(random|seed|choice|shuffle)\(",
+    r"np\.random\.(seed|rand|randn|randint|random|choice|shuffle|permutation|uniform|normal|binomial|default_rng)\(|^\s*import random\b|\brandom\.(random|seed|choice|shuffle)\(",
     re.M,
 )
 

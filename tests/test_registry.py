@@ -27,7 +27,7 @@ def test_spec_parsing_types() -> None:
     [
         (
             "nope",
-            "unknown scheduler 'nope'; accepted: 'beta', 'gaussian', 'mopps', 'paced', 'plr', 'sec', 'spo', 'uniform', 'uniform-mixed'",
+            "unknown scheduler 'nope'; accepted: 'beta', 'gaussian', 'lilo', 'mopps', 'paced', 'plr', 'sec', 'spo', 'uniform', 'uniform-mixed'",
         ),
         (
             "sec:temp=1",

@@ -122,3 +122,13 @@ def test_a_failing_unit_does_not_lose_the_others(tmp_path, monkeypatch) -> None:
         run_all(tiny("uniform", "sec"), store)
     assert store.is_done("uniform", 0) and store.is_done("uniform", 1) and store.is_done("sec", 0)
     assert not store.is_done("sec", 1)
+
+
+def test_selection_rollouts_are_charged_to_the_budget() -> None:
+    table = run_unit(tiny("lilo"), "lilo", 0)
+    per_step = 16 * 4 + 4 * 16 * 8  # training B x G plus LILO's probes: 4B candidates x 8 rollouts
+    steps = int(table["step"].iloc[-1])
+    wasted = 4 * 16 * 8  # the last selection's probes, spent before the step was found not to fit: still counted
+    assert table["rollouts"].iloc[-1] == steps * per_step + wasted <= 4000
+    assert table["selection_rollouts"].iloc[-1] == (steps + 1) * 4 * 16 * 8
+    assert (table["rollouts"] - table["selection_rollouts"]).iloc[-1] == steps * 16 * 4

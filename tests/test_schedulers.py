@@ -282,3 +282,17 @@ def test_plr_rank_and_staleness_mixture() -> None:
     assert first.tolist() == [0]
     stale = np.array([0.0, 1.0, 1.0])  # clock 1; prompt 0 just selected
     np.testing.assert_allclose(s.distribution(), 0.9 * p_score + 0.1 * stale / stale.sum())
+
+
+def test_lilo_keeps_the_most_learnable_probed_prompts_and_needs_a_probe() -> None:
+    from schedsim.checks import SyntheticProbe
+
+    pool = schedsim.PromptPool(n=40)
+    probe = SyntheticProbe(40, seed=1)
+    probe.p = np.where(np.arange(40) % 2 == 0, 0.5, 1.0)  # even prompts mixed, odd ones always solved
+    s = schedsim.make_scheduler("lilo:probe_group=16", pool=pool, seed=0, probe=probe)
+    ids = s.select(5)
+    assert len(set(ids)) == 5 and all(i % 2 == 0 for i in ids)
+    assert s.metrics()["sched/chosen_learnability"] > 0.2
+    with pytest.raises(schedsim.MissingSignalError, match="lilo needs fresh rollouts to choose"):
+        schedsim.make_scheduler("lilo", pool=pool, seed=0).select(3)

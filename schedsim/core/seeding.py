@@ -5,6 +5,7 @@ No code in schedsim touches numpy's global RNG.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,10 +13,15 @@ import numpy as np
 from schedsim.core.errors import ParameterError, StateError
 
 
-def make_rng(seed: int | None) -> np.random.Generator:
-    """Build ``Generator(PCG64(SeedSequence(seed)))``; ``seed=None`` draws fresh OS entropy."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ParameterError(f"seed={seed!r} is not accepted; accepted: a non-negative integer or None")
+def make_rng(seed: int | Sequence[int] | None) -> np.random.Generator:
+    """Build ``Generator(PCG64(SeedSequence(seed)))``; ``seed`` may be a sequence of non-negative integers (mixed
+    into one entropy pool); ``None`` draws fresh OS entropy."""
+    parts = list(seed) if isinstance(seed, (list, tuple)) else [seed]
+    for part in parts:
+        if part is not None and (isinstance(part, bool) or not isinstance(part, (int, np.integer)) or part < 0):
+            raise ParameterError(
+                f"seed={seed!r} is not accepted; accepted: a non-negative integer (or a list of them) or None"
+            )
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
 
 

@@ -46,24 +46,41 @@ class Tally:
         return out
 
 
-def build_scheduler(spec: str, env: Any, seed: int) -> Any:
-    """The scheduler for a unit, wired to the environment's trainer-side signals it accepts."""
+class ProbeMeter:
+    """The ``probe`` signal: fresh rollouts a scheduler spends to choose prompts, every one counted."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.spent = 0
+
+    def __call__(self, ids: np.ndarray, group: int) -> Any:
+        fb = self.env.rollout(np.asarray(ids, dtype=np.int64), group)
+        self.spent += int(fb.counts().sum())
+        return fb
+
+
+def build_scheduler(spec: str, env: Any, seed: int) -> tuple[Any, ProbeMeter]:
+    """The scheduler for a unit, wired to the trainer-side signals it accepts, and the meter of its probes."""
     name, _ = parse_spec(spec)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
+    meter = ProbeMeter(env)
     if "log_z" in signals(name) and getattr(env, "head", None) is not None:
         kwargs["log_z"] = env.log_z
-    return make_scheduler(spec, pool=env.pool, seed=10_000 + seed, **kwargs)
+    if "probe" in signals(name):
+        kwargs["probe"] = meter
+    return make_scheduler(spec, pool=env.pool, seed=10_000 + seed, **kwargs), meter
 
 
 def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
     """Run one (scheduler, seed) unit to its budget and return one row per evaluation.
 
-    Every training rollout the environment produces counts against ``config.budget``; a step that would exceed
-    it is not taken. Evaluation rollouts (held-out accuracy, calibration probes) are measurement and do not.
+    Every rollout counts against ``config.budget``: training rollouts and those a scheduler spends choosing
+    (the ``probe`` signal); a step that would exceed the budget is not taken (probes already spent stay counted).
+    Evaluation rollouts (held-out accuracy, calibration probes) are measurement and do not count.
     The environment is built from ``seed`` alone, so all schedulers of a seed face the same world.
     """
     env = make_env(config.env, seed=seed)
-    sched = build_scheduler(spec, env, seed)
+    sched, meter = build_scheduler(spec, env, seed)
     rows: list[dict[str, Any]] = []
     tally, used, step, next_eval = Tally(), 0, 0, config.eval_every
     per_step = config.batch * config.group
@@ -81,6 +98,7 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
                 "seed": seed,
                 "step": step,
                 "rollouts": used,
+                "selection_rollouts": meter.spent,
                 **evaluation,
                 "calib_abs_err": calib,
                 **tally.row(),
@@ -90,8 +108,12 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
     record()
     while used + per_step <= config.budget:
         t0 = time.perf_counter()
+        probed = meter.spent
         ids = sched.select(config.batch)
         t1 = time.perf_counter()
+        used += meter.spent - probed  # rollouts spent choosing count like any other
+        if used + per_step > config.budget:
+            break
         known = hasattr(env, "pass_rates")
         p_selected = env.pass_rates(ids) if known else None  # true pass rate at selection time, when known
         fb = env.rollout(ids, config.group)

@@ -6,6 +6,7 @@ from schedsim.core.registry import register
 from schedsim.schedulers.baselines import MoPPSScheduler, PLRScheduler, SPOScheduler
 from schedsim.schedulers.beta import BetaScheduler
 from schedsim.schedulers.gaussian import GaussianScheduler
+from schedsim.schedulers.lilo import LILOScheduler
 from schedsim.schedulers.paced import AccuracyErrorReplay, PacedScheduler, ReplayItem
 from schedsim.schedulers.sec import SECScheduler
 from schedsim.schedulers.uniform import UniformMixedScheduler, UniformScheduler
@@ -20,6 +21,7 @@ for _cls in (
     MoPPSScheduler,
     SPOScheduler,
     PLRScheduler,
+    LILOScheduler,
 ):
     register(_cls)
 
@@ -27,6 +29,7 @@ __all__ = [
     "AccuracyErrorReplay",
     "BetaScheduler",
     "GaussianScheduler",
+    "LILOScheduler",
     "MoPPSScheduler",
     "PLRScheduler",
     "PacedScheduler",

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from schedsim.core.seeding import make_rng
 from schedsim.envs.arith.model import GPT
 from schedsim.envs.arith.tasks import EOS, PAD, ProblemSet, verify
 
@@ -44,7 +45,7 @@ def sampled_accuracy(
 def warm_start(model: GPT, train: ProblemSet, cfg, gen: torch.Generator, device: torch.device) -> dict[str, float]:
     """Supervised next-token training on answers, uniform over levels, until sampled accuracy >= threshold."""
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.warm_lr)
-    rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen).item()))
+    rng = make_rng(int(torch.randint(0, 2**31, (1,), generator=gen).item()))
     check = train.subset(rng.choice(train.n, size=min(256, train.n), replace=False))
     acc, step = 0.0, 0
     for step in range(1, cfg.warm_max_steps + 1):
