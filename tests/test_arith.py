@@ -63,6 +63,17 @@ def test_warm_start_is_cached_and_reused(env, cache: str) -> None:
         assert torch.equal(p, q)
 
 
+def test_corrupt_cache_is_recomputed_identically(tmp_path) -> None:
+    fresh = make_env(f"arith:tiny,cache_dir={tmp_path}", seed=4)
+    (entry,) = tmp_path.glob("arith-warm-*.pt")
+    entry.write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="unreadable"):
+        again = make_env(f"arith:tiny,cache_dir={tmp_path}", seed=4)
+    assert again.warm_info["warm/cached"] == 0.0
+    for p, q in zip(fresh.model.state_dict().values(), again.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q)
+
+
 def test_every_level_starts_strictly_inside_after_warm_start(cache: str) -> None:
     env = make_env(f"arith:tiny,cache_dir={cache},warm_threshold=0.35,warm_max_steps=600,eval_samples=8", seed=1)
     result = env.evaluate()

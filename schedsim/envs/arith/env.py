@@ -13,8 +13,8 @@ import fcntl
 import hashlib
 import json
 import os
-import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -127,14 +127,15 @@ class ArithEnv:
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if path.exists():
+                initial = {k: v.clone() for k, v in self.model.state_dict().items()}
                 try:
                     saved = torch.load(path, map_location=self.device, weights_only=True)
                     self.model.load_state_dict(saved["model"])
                     return {k: float(v) for k, v in saved["info"].items()} | {"warm/cached": 1.0}
-                except Exception as exc:  # a damaged cache entry is recomputed, never trusted
-                    print(
-                        f"schedsim: warm-start cache {path} unreadable ({type(exc).__name__}); recomputing",
-                        file=sys.stderr,
+                except Exception as exc:  # a damaged cache entry is recomputed from the seeded start, never trusted
+                    self.model.load_state_dict(initial)
+                    warnings.warn(
+                        f"warm-start cache {path} unreadable ({type(exc).__name__}); recomputing", stacklevel=2
                     )
             info = warm_start(self.model, self.train, cfg, self.gen, self.device)
             fd, tmp = tempfile.mkstemp(dir=root, suffix=".pt")
