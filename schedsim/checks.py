@@ -90,7 +90,7 @@ class _Script:
         return Feedback(prompt_ids=np.array(ids), rewards=rewards, step=step)
 
 
-def _run(s: Scheduler, k: int, steps: int, script: _Script, check: str) -> list[np.ndarray]:
+def _run(s: Scheduler, k: int, steps: int, script: _Script) -> list[np.ndarray]:
     """select -> observe loop; returns what was selected, checking each return value."""
     out = []
     for step in range(steps):
@@ -128,7 +128,7 @@ def _same_future(a: Scheduler, b: Scheduler, k: int, script_seed: int, group_siz
 
 
 def _check_select_ids(s: Scheduler, k: int, g: int, seed: int) -> None:
-    _run(s, k, 3, _Script(s.pool.n, g, seed), "select_ids")
+    _run(s, k, 3, _Script(s.pool.n, g, seed))
     passive_check_ids(s.select(0), s.pool.n, 0, distinct=s.distinct)
     if s.distinct:
         passive_check_ids(s.select(s.pool.n), s.pool.n, s.pool.n, distinct=True)
@@ -136,14 +136,14 @@ def _check_select_ids(s: Scheduler, k: int, g: int, seed: int) -> None:
 
 def _check_distribution(s: Scheduler, k: int, g: int, seed: int) -> None:
     passive_check_distribution(s.distribution(), s.pool.n)
-    _run(s, k, 3, _Script(s.pool.n, g, seed), "distribution")
+    _run(s, k, 3, _Script(s.pool.n, g, seed))
     passive_check_distribution(s.distribution(), s.pool.n)
 
 
 def _check_determinism(s: Scheduler, k: int, g: int, seed: int) -> None:
     a, b = copy.deepcopy(s), copy.deepcopy(s)
-    ra = _run(a, k, 4, _Script(s.pool.n, g, seed), "determinism")
-    rb = _run(b, k, 4, _Script(s.pool.n, g, seed), "determinism")
+    ra = _run(a, k, 4, _Script(s.pool.n, g, seed))
+    rb = _run(b, k, 4, _Script(s.pool.n, g, seed))
     for step, (x, y) in enumerate(zip(ra, rb, strict=True)):
         if not np.array_equal(x, y):
             raise _fail("determinism", f"two copies given the same calls selected different ids at step {step}")
@@ -210,17 +210,17 @@ def _check_lag(s: Scheduler, k: int, g: int, seed: int) -> None:
 
 def _check_state_roundtrip(s: Scheduler, k: int, g: int, seed: int) -> None:
     pristine = copy.deepcopy(s)
-    _run(s, k, 3, _Script(s.pool.n, g, seed), "state_roundtrip")
+    _run(s, k, 3, _Script(s.pool.n, g, seed))
     state = s.state_dict()
     other = pristine
     half = max(1, k // 2)  # diverge first: different calls, and enough of them to use the RNG differently
-    _run(other, half, 2 * s.pool.n // half + 1, _Script(s.pool.n, g, seed + 7), "state_roundtrip")
+    _run(other, half, 2 * s.pool.n // half + 1, _Script(s.pool.n, g, seed + 7))
     other.load_state_dict(copy.deepcopy(state))
     _same_future(s, other, k, seed + 3, g, "state_roundtrip")
 
 
 def _check_pickle(s: Scheduler, k: int, g: int, seed: int) -> None:
-    _run(s, k, 2, _Script(s.pool.n, g, seed), "pickle")
+    _run(s, k, 2, _Script(s.pool.n, g, seed))
     try:
         clone = pickle.loads(pickle.dumps(s))
     except Exception as exc:

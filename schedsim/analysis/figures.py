@@ -168,10 +168,11 @@ def bae_figure() -> Figure:
     return fig
 
 
-def head_calibration_figure(tables: dict[str, pd.DataFrame]) -> Figure:
+def head_calibration_figure(tables: dict[str, pd.DataFrame], kl_coef: float = 0.05) -> Figure:
     """Figure 8: the log Z head's |β log Z − p|, signed bias, bias on replayed prompts, and β·KL over training.
 
-    ``tables`` maps a label (e.g. "no replay", "replay") to unit tables of ``schedsim compare`` runs.
+    ``tables`` maps a label (e.g. "no replay", "replay") to unit tables of ``schedsim compare`` runs;
+    ``kl_coef`` is the β those runs used (the environments' default 0.05).
     """
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     cols = (("head/calib_abs_err", "mean |β log Z − p| over the pool"), ("head/bias", "mean (β log Z − p)"))
@@ -183,7 +184,7 @@ def head_calibration_figure(tables: dict[str, pd.DataFrame]) -> Figure:
             plot_curves(
                 t.dropna(subset=["head/replay_bias"]), "head/replay_bias", ylabel="bias on replayed prompts", ax=axes[1]
             )
-        kl = t.assign(beta_kl=t["train/kl"] * 0.05)
+        kl = t.assign(beta_kl=t["train/kl"] * kl_coef)
         plot_curves(kl, "beta_kl", ylabel="β · KL(π_old ‖ π_θ) per step", ax=axes[2], skip_first=True)
     fig.tight_layout()
     return fig

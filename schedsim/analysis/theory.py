@@ -16,10 +16,14 @@ from schedsim.rules.kernels import beta_kernel, gaussian_kernel
 # -- §2: optimal weights and efficiency ----------------------------------------------------------------------
 
 
-def efficiency(w: np.ndarray, mu: np.ndarray, sigma2: np.ndarray) -> float:
-    """``Eff(w) = (Σ w μ)² / (Σ w² σ² · Σ μ²/σ²)`` in (0, 1]; 1 iff w ∝ w* = μ/σ² [derived]."""
+def efficiency(w: np.ndarray, mu: np.ndarray, sigma2: np.ndarray, counts: np.ndarray | None = None) -> float:
+    """``Eff(w) = (Σ w μ)² / (Σ w² σ² · Σ μ²/σ²)`` in (0, 1]; 1 iff w ∝ w* = μ/σ² [derived].
+
+    ``counts`` weights each entry by how many prompts it stands for (a pass-rate grid with a pool density).
+    """
     w, mu, sigma2 = (np.asarray(x, dtype=float) for x in (w, mu, sigma2))
-    return float((w @ mu) ** 2 / ((w**2 @ sigma2) * np.sum(mu**2 / sigma2)))
+    d = np.ones_like(w) if counts is None else np.asarray(counts, dtype=float)
+    return float((d @ (w * mu)) ** 2 / ((d @ (w**2 * sigma2)) * (d @ (mu**2 / sigma2))))
 
 
 def optimal_weights(mu: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
@@ -91,13 +95,8 @@ def pool_efficiencies(
     out = {}
     for pool_name, density in pools.items():
         d = density / density.sum()
-        out[pool_name] = {name: _pooled_efficiency(w, mu, sigma2, d) for name, w in weights.items()}
+        out[pool_name] = {name: efficiency(w, mu, sigma2, d) for name, w in weights.items()}
     return out
-
-
-def _pooled_efficiency(w: np.ndarray, mu: np.ndarray, sigma2: np.ndarray, d: np.ndarray) -> float:
-    """Eff with prompt counts ``d`` per grid point: sums weighted by d."""
-    return float((d @ (w * mu)) ** 2 / ((d @ (w**2 * sigma2)) * (d @ (mu**2 / sigma2))))
 
 
 # -- §5 figure 7: finite-K effects -----------------------------------------------------------------------------

@@ -14,6 +14,23 @@ HEADS = ("mlp", "table", "none")
 REDUCTIONS = ("all", "mixed")
 
 
+def check_rl_knobs(cfg: Any) -> None:
+    """Validate the RL-update knobs the arith and llm environments share (trainer, schedule, head, device)."""
+    for name in ("horizon", "head_hidden", "eval_samples"):
+        check_int(name, getattr(cfg, name), 1)
+    check_int("warmup", cfg.warmup, 0)
+    check_int("threads", cfg.threads, 0)
+    for name in ("lr", "head_lr", "kl_coef", "temperature"):
+        check_range(name, getattr(cfg, name), 0.0, None, lo_open=True)
+    check_range("clip", cfg.clip, 0.0, None)
+    check_range("decay_to", cfg.decay_to, 0.0, 1.0)
+    check_choice("trainer", cfg.trainer, TRAINERS)
+    check_choice("advantage", cfg.advantage, ADVANTAGES)
+    check_choice("head", cfg.head, HEADS)
+    check_choice("reduction", cfg.reduction, REDUCTIONS)
+    check_choice("device", cfg.device.split(":")[0], ("auto", "cpu", "cuda"))
+
+
 @dataclass(frozen=True)
 class ArithConfig:
     """Every knob of the arithmetic suite. Defaults follow reference/arith.md (what learned on a 2-core CPU).
@@ -82,25 +99,13 @@ class ArithConfig:
             "warm_batch",
             "warm_check_every",
             "warm_max_steps",
-            "horizon",
-            "head_hidden",
-            "eval_samples",
             "probe_prompts",
             "probe_samples",
         ):
             check_int(name, getattr(self, name), 1)
-        check_int("warmup", self.warmup, 0)
-        check_int("threads", self.threads, 0)
         check_range("warm_threshold", self.warm_threshold, 0.0, 1.0)
-        for name in ("warm_lr", "lr", "head_lr", "kl_coef", "temperature"):
-            check_range(name, getattr(self, name), 0.0, None, lo_open=True)
-        check_range("clip", self.clip, 0.0, None)
-        check_range("decay_to", self.decay_to, 0.0, 1.0)
-        check_choice("trainer", self.trainer, TRAINERS)
-        check_choice("advantage", self.advantage, ADVANTAGES)
-        check_choice("head", self.head, HEADS)
-        check_choice("reduction", self.reduction, REDUCTIONS)
-        check_choice("device", self.device.split(":")[0], ("auto", "cpu", "cuda"))
+        check_range("warm_lr", self.warm_lr, 0.0, None, lo_open=True)
+        check_rl_knobs(self)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

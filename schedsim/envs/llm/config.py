@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from schedsim.core.params import check_choice, check_int, check_range
+from schedsim.envs.arith.config import check_rl_knobs
 from schedsim.envs.llm.data import VERIFIERS
 from schedsim.envs.spec import Preset, parse_config
 
@@ -54,19 +55,9 @@ class LLMConfig:
     def __post_init__(self) -> None:
         check_range("eval_fraction", self.eval_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
         check_choice("verifier", self.verifier, VERIFIERS)
-        for name in ("max_new_tokens", "horizon", "lora_r", "head_hidden", "eval_samples"):
+        for name in ("max_new_tokens", "lora_r"):
             check_int(name, getattr(self, name), 1)
-        check_int("warmup", self.warmup, 0)
-        check_int("threads", self.threads, 0)
-        for name in ("temperature", "lr", "kl_coef", "head_lr"):
-            check_range(name, getattr(self, name), 0.0, None, lo_open=True)
-        check_range("clip", self.clip, 0.0, None)
-        check_range("decay_to", self.decay_to, 0.0, 1.0)
-        check_choice("trainer", self.trainer, ("grpo", "tb"))
-        check_choice("advantage", self.advantage, ("grpo", "mean"))
-        check_choice("reduction", self.reduction, ("all", "mixed"))
-        check_choice("head", self.head, ("mlp", "table", "none"))
-        check_choice("device", self.device.split(":")[0], ("auto", "cpu", "cuda"))
+        check_rl_knobs(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
