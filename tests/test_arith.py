@@ -104,12 +104,15 @@ def test_rollout_learn_evaluate_and_errors(env) -> None:
 
 
 @pytest.mark.parametrize("extra", ["trainer=tb", "trainer=tb,replay=true,head=table", "advantage=mean,reduction=mixed"])
-def test_trainer_variants_run(cache: str, extra: str) -> None:
+def test_trainer_variants_update_the_policy(cache: str, extra: str) -> None:
     env = make_env(f"arith:tiny,cache_dir={cache},{extra}", seed=0)
+    before = [p.detach().clone() for p in env.model.parameters()]
+    easy = np.flatnonzero(env.train.level == 0)[:16]  # level 1: mixed groups, so GRPO has a gradient too
     for _ in range(3):
-        ids = np.arange(8)
-        env.learn(env.rollout(ids, 4))
-    assert np.isfinite(env.evaluate()["heldout_acc"])
+        stats = env.learn(env.rollout(easy, 8))
+        assert np.isfinite(stats["train/grad_norm"])
+    assert any(not torch.equal(p, q) for p, q in zip(before, env.model.parameters(), strict=True))
+    assert 0.0 <= env.evaluate()["heldout_acc"] <= 1.0
 
 
 def test_same_seed_same_samples(cache: str) -> None:

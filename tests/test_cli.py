@@ -40,13 +40,14 @@ def test_check_passes_and_bad_spec_is_one_line() -> None:
     ]
 
 
-def test_demo_runs_every_scheduler() -> None:
-    out = runner.invoke(
-        app, ["demo", "--steps", "3", "--batch", "16", "--schedulers", "uniform,paced:tau=0.3,explore=0.5,sec"]
-    )
+def test_demo_frontier_schedulers_pick_fewer_zero_variance_groups() -> None:
+    out = runner.invoke(app, ["demo", "--schedulers", "uniform,paced:tau=0.3,explore=0.5,beta,lilo"])
     assert out.exit_code == 0, out.output
-    lines = out.output.strip().splitlines()
-    assert [line.split()[0] for line in lines[1:]] == ["uniform", "paced:tau=0.3,explore=0.5", "sec"]
+    table = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in out.output.strip().splitlines()[1:]}
+    assert list(table) == ["uniform", "paced:tau=0.3,explore=0.5", "beta", "lilo"]
+    zero_var = {name: row[2] for name, row in table.items()}
+    assert zero_var["beta"] < zero_var["uniform"] and zero_var["lilo"] < zero_var["uniform"]
+    assert all(0.0 <= row[0] <= 1.0 and 0.0 <= row[1] <= 0.25 for row in table.values())
 
 
 def test_scheduler_list_splitting() -> None:

@@ -71,8 +71,13 @@ def test_compare_bad_input_is_one_line(tmp_path) -> None:
 def test_snr_command(tmp_path) -> None:
     result = runner.invoke(app, ["snr", "--prompts", "100", "--samples", "200", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "boundary exponents" in result.output
-    assert (tmp_path / "snr.csv").exists() and (tmp_path / "snr.png").exists()
+    assert "boundary exponents" in result.output and (tmp_path / "snr.png").exists()
+    import pandas as pd
+
+    bins = pd.read_csv(tmp_path / "snr.csv")
+    assert (bins["snr_lo"] <= bins["snr"]).all() and (bins["snr"] <= bins["snr_hi"]).all()
+    near = (bins["snr"] - bins["snr_analytic"]).abs() <= 3 * (bins["snr_hi"] - bins["snr_lo"])
+    assert near.mean() >= 0.8  # measured SNR follows the exact curve
     bad = runner.invoke(app, ["snr", "--group", "1", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "group=1 gives no group-relative signal" in bad.output
 
@@ -108,6 +113,10 @@ def test_compare_and_snr_on_arith_tiny(tmp_path) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "2 unit(s) run" in result.output and (tmp_path / "run" / "sample_efficiency.png").exists()
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv")
+    assert summary["scheduler"].tolist() == ["paced", "uniform"] and summary["final"].between(0, 1).all()
     snr = runner.invoke(app, ["snr", "--env", env, "--prompts", "6", "--samples", "3", "--out", str(tmp_path / "snr")])
     assert snr.exit_code == 0, snr.output
     bad = runner.invoke(app, ["compare", "--device", "cuda", "--out", str(tmp_path / "x")])
