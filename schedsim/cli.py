@@ -89,6 +89,8 @@ def list_cmd() -> None:
 @friendly
 def check_cmd(spec: str = typer.Argument(..., help="scheduler spec, e.g. 'paced:tau=0.4'")) -> None:
     """Run the conformance checker on a scheduler spec (synthetic log Z table / probe where a scheduler needs one)."""
+    import numpy as np
+
     from schedsim.checks import SyntheticProbe, check_scheduler, default_pool
     from schedsim.estimators import LogZTable
 
@@ -97,6 +99,9 @@ def check_cmd(spec: str = typer.Argument(..., help="scheduler spec, e.g. 'paced:
     kwargs: dict[str, Any] = {"log_z": LogZTable(pool.n, init=10.0)} if "log_z" in signals(name) else {}
     if "probe" in signals(name):
         kwargs["probe"] = SyntheticProbe(pool.n)
+    if "pass_rates" in signals(name) and "estimator=oracle" in spec.replace(" ", ""):
+        truth = np.linspace(0.0, 1.0, pool.n)  # a synthetic world's true pass rates for the oracle diagnostic
+        kwargs["pass_rates"] = truth.take
     passed = check_scheduler(spec, pool=pool, **kwargs)
     typer.echo(f"{spec}: passed {len(passed)} checks ({', '.join(passed)})")
 

@@ -54,8 +54,11 @@ def test_bad_parameter_values(pool: schedsim.PromptPool) -> None:
         schedsim.ParameterError, match=r"beta: mode='both' is not accepted; accepted: 'sample', 'weight'"
     ):
         schedsim.make_scheduler("beta:mode=both", pool=pool)
-    with pytest.raises(schedsim.ParameterError, match="estimator='oracle' is not accepted"):
-        schedsim.make_scheduler("paced:estimator=oracle", pool=pool)
+    with pytest.raises(schedsim.ParameterError, match="estimator='truth' is not accepted"):
+        schedsim.make_scheduler("paced:estimator=truth", pool=pool)
+    oracle = schedsim.make_scheduler("paced:estimator=oracle", pool=pool)  # a diagnostic: needs a pass-rate source
+    with pytest.raises(schedsim.MissingSignalError, match="'oracle' estimator has no pass-rate source"):
+        oracle.select(2)
 
 
 def test_kwargs_and_signals(pool: schedsim.PromptPool) -> None:
@@ -65,7 +68,7 @@ def test_kwargs_and_signals(pool: schedsim.PromptPool) -> None:
         schedsim.make_scheduler("paced:tau=0.2", pool=pool, tau=0.3)
     with pytest.raises(schedsim.SpecError, match="unknown parameter 'log_z' for scheduler 'sec'"):
         schedsim.make_scheduler("sec", pool=pool, log_z=schedsim.LogZTable(pool.n))
-    assert signals("paced") == ["log_z"] and signals("sec") == []
+    assert signals("paced") == ["log_z", "pass_rates"] and signals("sec") == [] and signals("lilo") == ["probe"]
     assert [p.name for p in params("gaussian")][:2] == ["mu", "sigma"]
 
 

@@ -124,11 +124,43 @@ def test_a_failing_unit_does_not_lose_the_others(tmp_path, monkeypatch) -> None:
     assert not store.is_done("sec", 1)
 
 
-def test_selection_rollouts_are_charged_to_the_budget() -> None:
-    table = run_unit(tiny("lilo"), "lilo", 0)
-    per_step = 16 * 4 + 4 * 16 * 8  # training B x G plus LILO's probes: 4B candidates x 8 rollouts
-    steps = int(table["step"].iloc[-1])
-    wasted = 4 * 16 * 8  # the last selection's probes, spent before the step was found not to fit: still counted
-    assert table["rollouts"].iloc[-1] == steps * per_step + wasted <= 4000
-    assert table["selection_rollouts"].iloc[-1] == (steps + 1) * 4 * 16 * 8
-    assert (table["rollouts"] - table["selection_rollouts"]).iloc[-1] == steps * 16 * 4
+def test_selection_rollouts_are_charged_and_lilo_trains_on_its_probes() -> None:
+    # LILO probes 4B = 64 candidates x G = 4 rollouts = 256 per step and trains the 16 chosen on their probed
+    # groups: nothing else is rolled out, so 4000 // 256 = 15 steps fit and the 16th probe is never spent
+    table = run_unit(tiny("lilo:probe_group=4"), "lilo:probe_group=4", 0)
+    assert int(table["step"].iloc[-1]) == 15
+    assert table["rollouts"].iloc[-1] == table["selection_rollouts"].iloc[-1] == 15 * 256
+    # discarding the probes: each step costs 256 + 16 x 4 = 320 rollouts; 12 steps = 3840, the 13th probe
+    # would leave 160 < 64 for training, so the step is not taken (its probe, 256 > 160 left, is not spent)
+    spec = "lilo:probe_group=4,train_on_probes=False"
+    table = run_unit(tiny(spec), spec, 0)
+    assert int(table["step"].iloc[-1]) == 12
+    assert table["rollouts"].iloc[-1] == 12 * 320 and table["selection_rollouts"].iloc[-1] == 12 * 256
+
+
+def test_probe_group_must_match_the_group_when_training_on_probes() -> None:
+    with pytest.raises(schedsim.ParameterError, match=r"'lilo' trains on its probed groups of 8 rollouts, but group=4"):
+        tiny("lilo")
+
+
+def test_budget_at_an_exact_multiple_is_spent_to_the_last_step() -> None:
+    table = run_unit(tiny("uniform", budget=16 * 4 * 10), "uniform", 0)  # exactly ten steps
+    assert int(table["step"].iloc[-1]) == 10 and table["rollouts"].iloc[-1] == 640
+
+
+def test_beta_weight_mode_weights_each_group_by_its_own_rollouts() -> None:
+    from schedsim.envs import make_env
+    from schedsim.runner.loop import build_scheduler
+
+    env = make_env("bandit:n_train=200,n_test=50", seed=0)
+    sched, _ = build_scheduler("beta:mode=weight,alpha=2,beta=1,floor=0,weight_norm=none", env, 0)
+    ids = sched.select(16)
+    fb = env.rollout(ids, 8)
+    p = fb.means()
+    np.testing.assert_allclose(sched.loss_weights(fb), p**2 * (1 - p))  # w(p̂) of the group itself, asymmetric
+    stale = schedsim.make_scheduler(
+        "beta:mode=weight,alpha=2,beta=1,floor=0,weight_norm=none,weight_source=estimate", pool=env.pool, seed=0
+    )
+    with pytest.raises(schedsim.FeedbackError, match="needs the Feedback being trained on"):
+        sched.loss_weights(ids)
+    np.testing.assert_allclose(stale.loss_weights(ids), 0.5**2 * 0.5)  # never observed: the estimator's init

@@ -161,13 +161,19 @@ def test_beta_sampling_distribution_with_floor() -> None:
 
 def test_beta_weight_mode_loss_weights() -> None:
     pool = schedsim.PromptPool(n=3)
+    batch = fb([0, 1, 2], [[1] * 4, [1, 0, 0, 0], [1, 1, 0, 0]])
     s = schedsim.make_scheduler("beta:mode=weight", pool=pool, seed=0)
-    s.observe(fb([0, 1, 2], [[1] * 4, [1, 0, 0, 0], [1, 1, 0, 0]]))
-    w = np.array([0.0, 0.1875, 0.25]) + 0.0125
-    np.testing.assert_allclose(s.loss_weights(np.array([0, 1, 2])), w / w.mean())
-    raw = schedsim.make_scheduler("beta:mode=weight,weight_norm=none,floor=0", pool=pool, seed=0)
-    raw.observe(fb([0, 1, 2], [[1] * 4, [1, 0, 0, 0], [1, 1, 0, 0]]))
-    np.testing.assert_allclose(raw.loss_weights(np.array([2, 0])), [0.25, 0.0])
+    w = np.array([0.0, 0.1875, 0.25]) + 0.0125  # w(p̂) of each group's own rollouts, before any observe
+    np.testing.assert_allclose(s.loss_weights(batch), w / w.mean())
+    raw = schedsim.make_scheduler("beta:mode=weight,weight_norm=none,floor=0,alpha=2", pool=pool, seed=0)
+    np.testing.assert_allclose(raw.loss_weights(batch), [0.0, 0.25**2 * 0.75, 0.5**2 * 0.5])  # p̂² (1 − p̂)
+    unb = schedsim.make_scheduler("beta:mode=weight,weight_norm=none,floor=0,unbiased=true,beta=2", pool=pool)
+    # U-statistic s (K−s)(K−s−1) / (K (K−1) (K−2)) with K = 4: s=1 -> 1·3·2/24, s=2 -> 2·2·1/24
+    np.testing.assert_allclose(unb.loss_weights(batch), [0.0, 6 / 24, 4 / 24])
+    stale = schedsim.make_scheduler("beta:mode=weight,weight_norm=none,floor=0,weight_source=estimate", pool=pool)
+    np.testing.assert_allclose(stale.loss_weights(np.array([2, 0])), [0.25, 0.25])  # unobserved: init 0.5
+    stale.observe(batch)
+    np.testing.assert_allclose(stale.loss_weights(np.array([2, 0])), [0.25, 0.0])  # the previous observation
     assert sorted(s.select(3)) == [0, 1, 2]  # weight mode samples uniformly (epoch order)
     np.testing.assert_allclose(schedsim.make_scheduler("beta", pool=pool).loss_weights(np.array([0, 1])), 1.0)
 

@@ -16,7 +16,7 @@ from schedsim.core.errors import ParameterError, SpecError, accepted
 from schedsim.core.pool import PromptPool
 from schedsim.core.scheduler import Scheduler
 
-SIGNALS = ("log_z", "probe")
+SIGNALS = ("log_z", "probe", "pass_rates")
 _REGISTRY: dict[str, type[Scheduler]] = {}
 _BUILTIN_MODULE = "schedsim.schedulers"
 

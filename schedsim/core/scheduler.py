@@ -138,6 +138,9 @@ class Scheduler(abc.ABC):
     #: loss reduction this scheduler asks the trainer for (``"mixed"``: average over non-zero-variance groups
     #: only); None leaves the trainer's own setting. Used by the ``uniform-mixed`` control.
     loss_reduction: ClassVar[str | None] = None
+    #: True when the groups this scheduler rolled out while choosing (through the ``probe`` signal) should be
+    #: trained on for the prompts it chose, instead of rolling those prompts out again (LILO's probes).
+    trains_on_probes: ClassVar[bool] = False
 
     def __init__(self, pool: PromptPool, *, seed: int | None = None) -> None:
         if not isinstance(pool, PromptPool):
@@ -175,9 +178,24 @@ class Scheduler(abc.ABC):
         """Current pass-rate estimates ``float[N]`` if the scheduler keeps per-prompt estimates, else None."""
         return None
 
-    def loss_weights(self, ids: np.ndarray) -> np.ndarray:
-        """Per-prompt loss weights a trainer should apply to these groups (ones unless a weight mode is set)."""
-        return np.ones(self._check_ids(ids).shape[0])
+    def loss_weights(self, groups: Feedback | np.ndarray) -> np.ndarray:
+        """Per-group loss weights a trainer should apply to the batch it is about to train on.
+
+        Args:
+            groups: the :class:`Feedback` being trained on (its own rollouts are the freshest signal, so a
+                weight mode can weight each group by its own pass rate), or just the prompt ids ``int[m]``.
+
+        Returns:
+            ``float[m]``: ones unless the scheduler has a weight mode (e.g. ``beta:mode=weight``).
+        """
+        return np.ones(self._group_ids(groups).shape[0])
+
+    def _group_ids(self, groups: Feedback | np.ndarray) -> np.ndarray:
+        """The prompt ids of a Feedback, or checked ids."""
+        if isinstance(groups, Feedback):
+            groups.validate_ids(self.pool.n)
+            return groups.prompt_ids
+        return self._check_ids(groups)
 
     def _check_ids(self, ids: np.ndarray) -> np.ndarray:
         """Ids as ``int64[m]``, or FeedbackError naming the first bad one."""

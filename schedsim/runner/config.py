@@ -49,12 +49,18 @@ class RunConfig:
             raise SpecError(f"a scheduler is listed twice in {list(self.schedulers)}")
         object.__setattr__(self, "schedulers", specs)
         probe = PromptPool(n=2, category=[0, 1])
-        for spec in specs:  # bad parameter values fail here, before any unit runs
-            make_scheduler(spec, pool=probe, seed=0)
+        built = [make_scheduler(spec, pool=probe, seed=0) for spec in specs]  # bad values fail before any unit
         env_name, _, _ = parse_env_spec(self.env)
         for key, value in RUN_DEFAULTS[env_name].items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
+        for spec, sched in zip(specs, built, strict=True):
+            width = getattr(sched, "probe_group", self.group)
+            if sched.trains_on_probes and width != self.group:
+                raise ParameterError(
+                    f"{spec!r} trains on its probed groups of {width} rollouts, but group={self.group}; "
+                    f"accepted: probe_group={self.group}, or train_on_probes=false"
+                )
         check_int("seeds", self.seeds, 1)
         check_int("batch", self.batch, 1)
         check_int("group", self.group, 1)

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from schedsim.core.errors import ParameterError
+from schedsim.core.feedback import Feedback
 from schedsim.core.registry import make_scheduler, parse_spec, signals
 from schedsim.envs import make_env
 from schedsim.runner.config import RunConfig
@@ -46,41 +48,101 @@ class Tally:
         return out
 
 
+class BudgetExhausted(Exception):
+    """Raised by the probe meter when a scheduler's probe would exceed the budget: the run ends there."""
+
+
 class ProbeMeter:
-    """The ``probe`` signal: fresh rollouts a scheduler spends to choose prompts, every one counted."""
+    """The ``probe`` signal: fresh rollouts a scheduler spends to choose prompts, every one counted.
+
+    The meter keeps the groups probed during the current ``select`` so that a scheduler that trains on its
+    probes (``trains_on_probes``, e.g. LILO) has its chosen prompts trained on those groups: charged once, never
+    rolled out again.
+    """
 
     def __init__(self, env: Any) -> None:
         self.env = env
         self.spent = 0
+        self.remaining: float = np.inf  # budget left for this step's probes; the runner sets it
+        self.kept: list[Feedback] = []
 
     def __call__(self, ids: np.ndarray, group: int) -> Any:
-        fb = self.env.rollout(np.asarray(ids, dtype=np.int64), group)
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size * group > self.remaining:
+            raise BudgetExhausted(f"a probe of {ids.size * group} rollouts exceeds the {self.remaining} left")
+        fb = self.env.rollout(ids, group)
         self.spent += int(fb.counts().sum())
+        self.remaining -= int(fb.counts().sum())
+        self.kept.append(fb)
         return fb
+
+    def match(self, ids: np.ndarray, group: int) -> list[tuple[Feedback, int] | None]:
+        """For each id, a kept probed group of width ``group`` (feedback, row), each used at most once, or None."""
+        available: dict[int, list[tuple[Feedback, int]]] = {}
+        for fb in self.kept:
+            if fb.group_size == group:
+                for row, pid in enumerate(fb.prompt_ids.tolist()):
+                    available.setdefault(pid, []).append((fb, row))
+        return [available[pid].pop(0) if available.get(pid) else None for pid in ids.tolist()]
 
 
 def build_scheduler(spec: str, env: Any, seed: int) -> tuple[Any, ProbeMeter]:
-    """The scheduler for a unit, wired to the trainer-side signals it accepts, and the meter of its probes."""
-    name, _ = parse_spec(spec)
+    """The scheduler for a unit, wired to the trainer-side signals it accepts, and the meter of its probes.
+
+    Signals: ``log_z`` (the environment's partition-function head), ``probe`` (fresh rollouts, charged) and
+    ``pass_rates`` (true pass rates, read by the diagnostic ``estimator=oracle``; an environment without them
+    makes an oracle crossing fail with a one-line error).
+    """
+    name, spec_kwargs = parse_spec(spec)
     kwargs: dict[str, Any] = {}
     meter = ProbeMeter(env)
     if "log_z" in signals(name) and getattr(env, "head", None) is not None:
         kwargs["log_z"] = env.log_z
     if "probe" in signals(name):
         kwargs["probe"] = meter
+    if spec_kwargs.get("estimator") == "oracle":
+        if not hasattr(env, "pass_rates"):
+            raise ParameterError(
+                f"{spec!r} uses estimator=oracle, but environment {env.name!r} has no true pass rates; "
+                "accepted: an environment with pass_rates(ids) (bandit)"
+            )
+        kwargs["pass_rates"] = env.pass_rates
     return make_scheduler(spec, pool=env.pool, seed=10_000 + seed, **kwargs), meter
+
+
+def assemble(env: Any, ids: np.ndarray, kept: list[tuple[Feedback, int] | None], group: int) -> Feedback:
+    """The groups to train on for ``ids``, in order: kept probed groups where given, fresh rollouts elsewhere."""
+    fresh_ids = np.array([pid for pid, k in zip(ids.tolist(), kept, strict=True) if k is None], dtype=np.int64)
+    if fresh_ids.size == ids.size:
+        return env.rollout(ids, group)
+    fresh = env.rollout(fresh_ids, group) if fresh_ids.size else None
+    rewards, log_z, j = np.empty((ids.size, group)), np.empty(ids.size), 0
+    for i, k in enumerate(kept):
+        if k is None:
+            rewards[i], log_z[i], j = fresh.rewards[j], np.nan if fresh.log_z is None else fresh.log_z[j], j + 1
+        else:
+            fb, row = k
+            rewards[i], log_z[i] = fb.rewards[row], np.nan if fb.log_z is None else fb.log_z[row]
+    return Feedback(prompt_ids=ids, rewards=rewards, log_z=None if np.isnan(log_z).any() else log_z)
 
 
 def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
     """Run one (scheduler, seed) unit to its budget and return one row per evaluation.
 
+    The loop: ``ids = select(B)`` (probes charged) -> the groups to train on (probed groups reused when the
+    scheduler trains on its probes, fresh rollouts otherwise) -> ``w = loss_weights(feedback)`` from the groups
+    being trained on -> ``learn(feedback, w, reduction)`` -> ``observe(feedback)``.
+
     Every rollout counts against ``config.budget``: training rollouts and those a scheduler spends choosing
-    (the ``probe`` signal); a step that would exceed the budget is not taken (probes already spent stay counted).
-    Evaluation rollouts (held-out accuracy, calibration probes) are measurement and do not count.
+    (the ``probe`` signal); a step or a probe that would exceed the budget is not taken, so a unit never spends
+    more than its budget.
+    Evaluation rollouts (held-out accuracy, calibration) are measurement and do not count; nor does the
+    diagnostic ``estimator=oracle``, which reads true pass rates (column ``oracle``).
     The environment is built from ``seed`` alone, so all schedulers of a seed face the same world.
     """
     env = make_env(config.env, seed=seed)
     sched, meter = build_scheduler(spec, env, seed)
+    oracle = parse_spec(spec)[1].get("estimator") == "oracle"
     rows: list[dict[str, Any]] = []
     tally, used, step, next_eval = Tally(), 0, 0, config.eval_every
     per_step = config.batch * config.group
@@ -99,6 +161,7 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
                 "step": step,
                 "rollouts": used,
                 "selection_rollouts": meter.spent,
+                "oracle": oracle,
                 **evaluation,
                 "calib_abs_err": calib,
                 **tally.row(),
@@ -108,25 +171,33 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
     record()
     while used + per_step <= config.budget:
         t0 = time.perf_counter()
-        probed = meter.spent
-        ids = sched.select(config.batch)
+        probed, meter.kept, meter.remaining = meter.spent, [], config.budget - used
+        try:
+            ids = sched.select(config.batch)
+        except BudgetExhausted:
+            break  # a probe that would overspend is never rolled out
         t1 = time.perf_counter()
         used += meter.spent - probed  # rollouts spent choosing count like any other
-        if used + per_step > config.budget:
+        kept = meter.match(ids, config.group) if sched.trains_on_probes else [None] * ids.size
+        fresh_needed = config.group * sum(k is None for k in kept)
+        if used + fresh_needed > config.budget:
             break
         known = hasattr(env, "pass_rates")
         p_selected = env.pass_rates(ids) if known else None  # true pass rate at selection time, when known
-        fb = env.rollout(ids, config.group)
+        fb = assemble(env, ids, kept, config.group)
         if p_selected is None:
             p_selected = np.nan_to_num(fb.means())  # else the group's empirical accuracy
-        used += int(fb.counts().sum())
-        env.learn(fb, sched.loss_weights(ids), getattr(sched, "loss_reduction", None))
+        used += fresh_needed
         t2 = time.perf_counter()
-        sched.observe(fb)
+        weights = sched.loss_weights(fb)  # from the groups being trained on (e.g. beta:mode=weight)
         t3 = time.perf_counter()
+        env.learn(fb, weights, getattr(sched, "loss_reduction", None))
+        t4 = time.perf_counter()
+        sched.observe(fb)
+        t5 = time.perf_counter()
         tally.add(fb.rewards, p_selected)
-        tally.sched_time += (t1 - t0) + (t3 - t2)
-        tally.total_time += t3 - t0
+        tally.sched_time += (t1 - t0) + (t3 - t2) + (t5 - t4)
+        tally.total_time += t5 - t0
         step += 1
         if used >= next_eval:
             record()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schedsim.core.pool import PromptPool
 from schedsim.core.scheduler import ComposedScheduler
-from schedsim.estimators import LogZSource, build_estimator
+from schedsim.estimators import LogZSource, PassRateSource, build_estimator
 from schedsim.rules.kernels import GaussianKernel
 from schedsim.rules.sampling import KernelSampling
 
@@ -24,9 +24,11 @@ class GaussianScheduler(ComposedScheduler):
         ema_decay: EMA decay of the accuracy estimate; paper 0.9.
         init: starting estimate; paper 0.5.
         replace: [choice] sample the batch with replacement; default False (successive sampling).
-        estimator: ``ema`` (paper) or a crossing: ``empirical``, ``logz``.
+        estimator: ``ema`` (paper) or a crossing: ``empirical``, ``logz``, ``oracle``
+            (the environment's true pass rates: a diagnostic no trainer has, used by ``schedsim explain``).
         kl_coef: beta of the ``logz`` estimator (crossing only).
         log_z: log Z source for the ``logz`` estimator (crossing only).
+        pass_rates: true pass-rate source for the ``oracle`` estimator (diagnostic crossing only).
 
     References:
         Lin et al., FG-ExPO, arXiv 2605.11403 (2026), Gaussian curriculum sampling.
@@ -49,7 +51,10 @@ class GaussianScheduler(ComposedScheduler):
         estimator: str = "ema",
         kl_coef: float = 0.05,
         log_z: LogZSource | None = None,
+        pass_rates: PassRateSource | None = None,
     ) -> None:
-        est = build_estimator(estimator, pool, ema_decay=ema_decay, init=init, kl_coef=kl_coef, log_z=log_z)
+        est = build_estimator(
+            estimator, pool, ema_decay=ema_decay, init=init, kl_coef=kl_coef, log_z=log_z, pass_rates=pass_rates
+        )
         rule = KernelSampling(pool, GaussianKernel(mu, sigma), replace=replace)
         super().__init__(pool, est, rule, seed=seed)

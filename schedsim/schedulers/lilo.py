@@ -21,8 +21,10 @@ class LILOScheduler(Scheduler):
     """Probe a random pool of ``pool_factor x k`` prompts with ``probe_group`` fresh rollouts each; keep the k
     with the highest learnability p̂(1 − p̂) (or sample ∝ it). Stateless between batches.
 
-    The rollouts come from a ``probe(ids, G) -> Feedback`` source the trainer provides (the runner's counts them
+    The rollouts come from a ``probe(ids, G) -> Feedback`` source the trainer provides (the runner counts them
     in the budget: choosing costs ``pool_factor x probe_group`` rollouts per selected prompt, 32 by default).
+    As in the method, the chosen prompts are trained on the groups already probed (``train_on_probes=True``):
+    the runner's probe meter keeps them, so they are charged once and not rolled out again.
 
     Args:
         pool: the prompt pool.
@@ -31,6 +33,9 @@ class LILOScheduler(Scheduler):
         pool_factor: candidates = pool_factor x k; 4.
         probe_group: rollouts per candidate; 8.
         rule: ``topk`` (default) or ``proportional`` (sample ∝ p̂(1 − p̂), uniform when all are 0).
+        train_on_probes: train the chosen prompts on their probed groups, as the method does
+            (True, default; needs ``probe_group`` equal to the trainer's group size); False discards the probes
+            and rolls the chosen prompts out again (40 rollouts per trained prompt at the defaults).
 
     References:
         LILO, arXiv 2502.12272 ([secondary] per reference/schedulers.md §6).
@@ -49,14 +54,20 @@ class LILOScheduler(Scheduler):
         pool_factor: int = 4,
         probe_group: int = 8,
         rule: str = "topk",
+        train_on_probes: bool = True,
     ) -> None:
         super().__init__(pool, seed=seed)
         self.pool_factor = check_int("pool_factor", pool_factor, 1)
         self.probe_group = check_int("probe_group", probe_group, 1)
         self.rule = check_choice("rule", rule, ("topk", "proportional"))
+        self.train_on_probes = bool(train_on_probes)
         self.probe: ProbeSource | None = None
         self.set_probe(probe)
         self._chosen_learnability = float("nan")
+
+    @property
+    def trains_on_probes(self) -> bool:  # type: ignore[override]
+        return self.train_on_probes
 
     def set_probe(self, probe: ProbeSource | None) -> None:
         """Attach the trainer's ``probe(ids, G) -> Feedback`` rollout source."""

@@ -13,7 +13,7 @@ from schedsim.core.params import check_choice, check_int, check_range
 from schedsim.core.pool import PromptPool
 from schedsim.core.scheduler import ComposedScheduler
 from schedsim.core.seeding import make_rng, rng_state, set_rng_state
-from schedsim.estimators import LogZSource, build_estimator
+from schedsim.estimators import LogZSource, PassRateSource, build_estimator
 from schedsim.rules.sampling import TopKClosest, sample_distinct
 
 
@@ -29,11 +29,13 @@ class PacedScheduler(ComposedScheduler):
         pool: the prompt pool.
         seed: seed of the private generator (tie-breaks, candidate subsets, exploration).
         log_z: the partition-function source.
+        pass_rates: true pass-rate source for the ``oracle`` estimator (diagnostic crossing only).
         kl_coef: beta, the KL coefficient of the TB loss; paper 0.05.
         tau: target accuracy; paper 0.5.
         candidates: [choice] score a random subset of this many prompts per batch; default None (whole pool).
         explore: [choice] fraction of the batch drawn uniformly at random; default 0 (greedy, as the paper).
-        estimator: ``logz`` (paper) or a crossing: ``ema``, ``empirical`` (no log Z needed).
+        estimator: ``logz`` (paper) or a crossing: ``ema``, ``empirical`` (no log Z needed), ``oracle``
+            (the environment's true pass rates: a diagnostic no trainer has, used by ``schedsim explain``).
         ema_decay: decay of the ``ema`` estimator (crossing only).
         init: starting estimate of the ``ema`` / ``empirical`` estimators (crossing only).
 
@@ -52,6 +54,7 @@ class PacedScheduler(ComposedScheduler):
         *,
         seed: int | None = None,
         log_z: LogZSource | None = None,
+        pass_rates: PassRateSource | None = None,
         kl_coef: float = 0.05,
         tau: float = 0.5,
         candidates: int | None = None,
@@ -60,7 +63,9 @@ class PacedScheduler(ComposedScheduler):
         ema_decay: float = 0.9,
         init: float = 0.5,
     ) -> None:
-        est = build_estimator(estimator, pool, ema_decay=ema_decay, init=init, kl_coef=kl_coef, log_z=log_z)
+        est = build_estimator(
+            estimator, pool, ema_decay=ema_decay, init=init, kl_coef=kl_coef, log_z=log_z, pass_rates=pass_rates
+        )
         rule = TopKClosest(pool, tau=tau, candidates=candidates, explore=explore)
         super().__init__(pool, est, rule, seed=seed)
 
