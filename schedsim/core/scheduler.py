@@ -141,6 +141,9 @@ class Scheduler(abc.ABC):
     #: True when the groups this scheduler rolled out while choosing (through the ``probe`` signal) should be
     #: trained on for the prompts it chose, instead of rolling those prompts out again (LILO's probes).
     trains_on_probes: ClassVar[bool] = False
+    #: parameters that add extras on top of the scheduler's estimator + rule (e.g. PACED-RL's exploration), with
+    #: the value that turns each off; ``schedsim explain`` strips them to isolate the rule on its own estimator.
+    extras: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, pool: PromptPool, *, seed: int | None = None) -> None:
         if not isinstance(pool, PromptPool):

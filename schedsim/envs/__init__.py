@@ -17,6 +17,9 @@ ENVS = {
     "llm": "a local Hugging Face causal LM on a JSONL problem file (llm:model=DIR,data=FILE; transformers)",
 }
 
+#: environments that know their true pass rates (the ``pass_rates`` signal of the diagnostic ``estimator=oracle``)
+ORACLE_ENVS = ("bandit",)
+
 #: run-size defaults of ``schedsim compare`` per environment (budget in rollouts)
 RUN_DEFAULTS = {
     "bandit": {"budget": 200_000, "batch": 64, "group": 8, "eval_every": 10_000},

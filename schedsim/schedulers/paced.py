@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,6 +47,7 @@ class PacedScheduler(ComposedScheduler):
     name = "paced"
     summary = "greedy top-k |β·log Z_φ(x) − τ| from the GFlowNet partition function"
     paper = "PACED-RL, arXiv 2602.12642"
+    extras: ClassVar[dict[str, Any]] = {"explore": 0.0, "candidates": None}
 
     def __init__(
         self,
