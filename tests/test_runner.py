@@ -60,9 +60,9 @@ def test_resume_skips_finished_units_and_reproduces_the_rest(tmp_path) -> None:
     store = RunStore(tmp_path / "run")
     assert run_all(config, store) == 4
     first = store.read_units()
-    kept = store.unit_path("uniform", 0)
+    kept = store.unit_path(config, "uniform", 0)
     stamp = kept.stat().st_mtime_ns
-    store.unit_path("sec", 1).unlink()  # as if interrupted before this unit finished
+    store.unit_path(config, "sec", 1).unlink()  # as if interrupted before this unit finished
     seen = []
     assert run_all(config, store, progress=lambda s, k, status: seen.append((s, k, status))) == 1
     assert ("sec", 1, "done") in seen and ("uniform", 0, "skipped") in seen
@@ -81,19 +81,42 @@ def test_parallel_workers_give_the_same_tables(tmp_path) -> None:
     pd.testing.assert_frame_equal(serial.read_units()[cols], parallel.read_units()[cols])
 
 
-def test_store_refuses_a_different_configuration_and_reports_corruption(tmp_path) -> None:
+def test_units_are_fingerprinted_reused_when_they_match_and_never_otherwise(tmp_path) -> None:
     store = RunStore(tmp_path / "run")
-    run_all(tiny("uniform"), store)
-    with pytest.raises(StoreError, match=r"holds a different configuration \(differs in \['budget'\]\)"):
-        run_all(tiny("uniform", budget=8000), store)
-    store.unit_path("uniform", 0).write_bytes(b"not parquet")
-    with pytest.raises(StoreError, match=r"corrupt unit file .*uniform__seed0\.parquet"):
+    small = tiny("uniform")
+    assert run_all(small, store) == 2
+    (tmp_path / "run" / "config.json").unlink()  # config.json lost: the unit files still say what they are
+    bigger = tiny("uniform", budget=8000)
+    assert run_all(bigger, store) == 2  # another budget: every unit recomputed, none reused
+    assert store.read_units()["rollouts"].max() == 8000
+    assert run_all(tiny("uniform", "sec", budget=8000, seeds=3), store) == 4  # only the missing units
+    assert run_all(small, store) == 0  # the first configuration's units are still there and still match
+    foreign = store.unit_path(bigger, "uniform", 0)
+    foreign.write_bytes(store.unit_path(small, "uniform", 0).read_bytes())  # a file under the wrong name
+    assert not store.is_done(bigger, "uniform", 0)
+    assert set(store.read_units(bigger)["seed"]) == {1}  # the foreign file is never used
+    assert run_all(bigger, store) == 1 and store.is_done(bigger, "uniform", 0)
+
+
+def test_store_reports_corruption_and_a_held_lock(tmp_path) -> None:
+    store = RunStore(tmp_path / "run")
+    config = tiny("uniform")
+    run_all(config, store)
+    store.unit_path(config, "uniform", 0).write_bytes(b"not parquet")
+    with pytest.raises(StoreError, match=r"corrupt unit file .*uniform__seed0__[0-9a-f]{16}\.parquet"):
         store.read_units()
+    assert run_all(config, store) == 1  # a damaged unit is redone on the next run
     (tmp_path / "run" / "config.json").write_text("{broken")
-    with pytest.raises(StoreError, match=r"corrupt .*config\.json"):
+    with pytest.raises(StoreError, match=r"corrupt .*config\.json .*delete config\.json and re-run"):
         store.read_config()
     with pytest.raises(StoreError, match="is not a run directory"):
         RunStore(tmp_path / "nothing").read_config()
+    held = store.lock()
+    try:
+        with pytest.raises(StoreError, match="is in use by another schedsim process"):
+            run_all(config, store)
+    finally:
+        held.close()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
@@ -120,8 +143,9 @@ def test_a_failing_unit_does_not_lose_the_others(tmp_path, monkeypatch) -> None:
         schedsim.SchedsimError, match=r"1 unit\(s\) failed \(finished units are saved\): sec seed 1: boom"
     ):
         run_all(tiny("uniform", "sec"), store)
-    assert store.is_done("uniform", 0) and store.is_done("uniform", 1) and store.is_done("sec", 0)
-    assert not store.is_done("sec", 1)
+    config = tiny("uniform", "sec")
+    assert store.is_done(config, "uniform", 0) and store.is_done(config, "uniform", 1)
+    assert store.is_done(config, "sec", 0) and not store.is_done(config, "sec", 1)
 
 
 def test_selection_rollouts_are_charged_and_lilo_trains_on_its_probes() -> None:
@@ -164,3 +188,42 @@ def test_beta_weight_mode_weights_each_group_by_its_own_rollouts() -> None:
     with pytest.raises(schedsim.FeedbackError, match="needs the Feedback being trained on"):
         sched.loss_weights(ids)
     np.testing.assert_allclose(stale.loss_weights(ids), 0.5**2 * 0.5)  # never observed: the estimator's init
+
+
+@pytest.mark.skipif(not os.path.exists("/proc"), reason="Linux process table needed")
+def test_workers_die_with_a_killed_parent(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "from schedsim.runner import RunConfig, RunStore, run_all;"
+        "run_all(RunConfig(schedulers=('uniform', 'sec'), seeds=4, env='bandit'), RunStore(r'%s'), workers=2)"
+        % (tmp_path / "run")
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    children: list[int] = []
+    for _ in range(300):  # wait until both workers run
+        out = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout
+        children = [int(p) for p in out.split()]
+        if len(children) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(children) >= 2
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        alive = [c for c in children if os.path.exists(f"/proc/{c}") and "Z" not in _state(c)]
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert alive == []
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -15,8 +18,24 @@ Progress = Callable[[str, int, str], None]  # (spec, seed, "done" | "skipped" | 
 
 def _run_and_save(config: RunConfig, root: str, spec: str, seed: int) -> tuple[str, int]:
     """Worker body: run one unit and write it; only finished units ever reach the disk."""
-    RunStore(root).write_unit(spec, seed, run_unit(config, spec, seed))
+    RunStore(root).write_unit(config, spec, seed, run_unit(config, spec, seed))
     return spec, seed
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: ask Linux to kill this worker when the process that started it dies.
+
+    Without it, ``kill -9`` of ``schedsim compare`` leaves its workers running (and writing) under PID 1.
+    Elsewhere (no prctl) workers still exit at the end of the unit they are running.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the call: do not start work
+        os._exit(1)
 
 
 def run_all(config: RunConfig, store: RunStore, *, workers: int = 1, progress: Progress | None = None) -> int:
@@ -25,11 +44,18 @@ def run_all(config: RunConfig, store: RunStore, *, workers: int = 1, progress: P
     Units already stored are skipped (resume). A unit that fails does not stop the others; after all have run,
     a SchedsimError lists the failures (the finished units stay on disk).
     """
-    store.open_for(config)
-    report = progress or (lambda spec, seed, status: None)
+    lock = store.lock()
+    try:
+        store.open_for(config)
+        return _run_todo(config, store, workers, progress or (lambda spec, seed, status: None))
+    finally:
+        lock.close()
+
+
+def _run_todo(config: RunConfig, store: RunStore, workers: int, report: Progress) -> int:
     todo = []
     for spec, seed in config.units():
-        if store.is_done(spec, seed):
+        if store.is_done(config, spec, seed):
             report(spec, seed, "skipped")
         else:
             todo.append((spec, seed))
@@ -43,7 +69,7 @@ def run_all(config: RunConfig, store: RunStore, *, workers: int = 1, progress: P
                 failures.append(f"{spec} seed {seed}: {exc}")
                 report(spec, seed, f"failed: {exc}")
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
             futures = {pool.submit(_run_and_save, config, str(store.root), s, k): (s, k) for s, k in todo}
             for future in as_completed(futures):
                 spec, seed = futures[future]
