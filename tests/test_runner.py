@@ -227,3 +227,17 @@ def _state(pid: int) -> str:
             return handle.read().split(")")[-1].split()[0]
     except OSError:
         return "Z"
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"batch": 300}, r"batch=300 exceeds the pool of 200 train prompts; accepted: batch <= 200"),
+        ({"env": "llm", "batch": 2}, r"--env llm needs --model; accepted: a local path"),
+        ({"env": "llm:model=/nonexistent/m,data=/nonexistent/d"}, r"--model '/nonexistent/m' does not exist"),
+    ],
+)
+def test_configuration_errors_come_before_anything_is_written(tmp_path, over, message) -> None:
+    with pytest.raises(schedsim.ParameterError, match=message):
+        tiny("uniform", **over)
+    assert not (tmp_path / "run").exists()

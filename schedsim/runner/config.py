@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from schedsim.core.errors import ParameterError, SpecError
@@ -71,6 +72,7 @@ class RunConfig:
                 f"budget={self.budget} is smaller than one batch (batch x group = {self.batch * self.group} "
                 f"rollouts); accepted: budget >= {self.batch * self.group}"
             )
+        _check_fits(self.env, self.batch)
         if self.target is not None and not 0.0 <= self.target <= 1.0:
             raise ParameterError(f"target={self.target!r} is out of range; accepted: a number in [0, 1] or None")
         baseline = self.baseline or ("uniform" if "uniform" in specs else specs[0])
@@ -102,3 +104,28 @@ class RunConfig:
         """Short hash naming this configuration (the default run directory)."""
         blob = json.dumps(self.to_dict(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def _check_fits(env: str, batch: int) -> None:
+    """Checks that need the environment's configuration, done before anything is written or run.
+
+    The batch against the bandit's pool; the llm environment's model and data paths; a CUDA device that exists.
+    """
+    name, _, cfg = parse_env_spec(env)
+    if name == "bandit" and batch > cfg.n_train:
+        raise ParameterError(
+            f"batch={batch} exceeds the pool of {cfg.n_train} train prompts; accepted: batch <= {cfg.n_train}"
+        )
+    if name == "llm":
+        for key in ("model", "data"):
+            value = getattr(cfg, key)
+            if value is None:
+                raise ParameterError(f"--env llm needs --{key}; accepted: a local path")
+            if not Path(value).exists():
+                raise ParameterError(f"--{key} {value!r} does not exist; accepted: an existing local path")
+    device = getattr(cfg, "device", "cpu")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ParameterError(f"device={device!r} but no CUDA device is available; accepted: cpu or auto")
