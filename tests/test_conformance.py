@@ -24,6 +24,11 @@ CROSSINGS = [
     "sec:update_unseen=false,tau=0.2",
     "sec:adv_std=none",
     "lilo:rule=proportional",
+    "lilo:train_on_probes=false",
+    "beta:mode=weight,weight_source=estimate",
+    "paced:estimator=oracle",
+    "beta:alpha=2,estimator=oracle",
+    "gaussian:estimator=oracle,mu=0.3",
 ]
 
 
@@ -34,6 +39,8 @@ def test_every_scheduler_conforms(spec: str) -> None:
     kwargs = builtin_kwargs("paced", pool.n) if needs_log_z else {}
     if spec.startswith("lilo"):
         kwargs = {"probe": SyntheticProbe(pool.n)}
+    if "estimator=oracle" in spec:  # a synthetic world's true pass rates
+        kwargs["pass_rates"] = np.linspace(0.0, 1.0, pool.n).take
     assert check_scheduler(spec, pool=pool, **kwargs) == list(CHECKS)
 
 
