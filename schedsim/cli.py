@@ -169,11 +169,50 @@ def compare_cmd(
             if status != "done":
                 bar.console.print(f"{spec} seed {seed}: {status}")
 
-        ran = run_all(config, store, workers=workers, progress=report)
+        ran = _interruptible(lambda: run_all(config, store, workers=workers, progress=report), store, config)
     result = write_report(store)
     typer.echo(f"{ran} unit(s) run, {len(units) - ran} resumed from {store.root}")
     typer.echo(format_table(result.summary, result.target))
     typer.echo(f"report: {store.root / 'report.md'}")
+
+
+@app.command("explain")
+@friendly
+def explain_cmd(
+    spec: str = typer.Argument(..., help="the scheduler to explain, e.g. 'paced' or 'paced:explore=0.1'"),
+    env: str = typer.Option("bandit", help="environment spec with true pass rates (bandit[:preset][,key=value...])"),
+    seeds: int = typer.Option(5, help="paired seeds (seed s is the same world for every rung)"),
+    budget: int = typer.Option(None, help="rollouts per run (default: the environment's, bandit 200000)"),
+    batch: int = typer.Option(None, help="prompts per step, B"),
+    group: int = typer.Option(None, help="rollouts per prompt, G"),
+    eval_every: int = typer.Option(None, help="rollouts between held-out evaluations"),
+    sensitivity: str = typer.Option(None, help="repeat the ladder over key=a|b|c (a scheduler or env parameter)"),
+    ci: str = typer.Option("t", help="interval over seeds: t (paired Student-t) or bca (BCa bootstrap)"),
+    out: Path = typer.Option(None, help="run directory (default: runs/explain-<scheduler>-<config hash>)"),
+    workers: int = typer.Option(min(2, os.cpu_count() or 1), help="worker processes"),
+) -> None:
+    """Why a scheduler wins or loses: uniform, step-size control, its rule on the oracle, on its own estimator."""
+    from schedsim.explain import configs, format_explain, plan, run_explain
+
+    run = {"seeds": seeds, "budget": budget, "batch": batch, "group": group, "eval_every": eval_every}
+    variants = plan(spec, env, sensitivity)
+    digest = configs(variants[0], **run).digest()
+    root = out or Path("runs") / f"explain-{spec.partition(':')[0]}-{digest}"
+    with _progress() as bar:
+        task = bar.add_task("units", total=None)
+
+        def report(unit: str, seed: int, status: str) -> None:
+            bar.advance(task)
+            if status.startswith("failed"):
+                bar.console.print(f"{unit} seed {seed}: {status}")
+
+        result = run_explain(
+            spec, env=env, out=root, ci=ci, sensitivity=sensitivity, workers=workers, progress=report, **run
+        )
+    typer.echo(format_explain(result.table))
+    typer.echo("")
+    typer.echo(result.paragraph)
+    typer.echo(f"report: {root / 'report.md'}; figure: {root / 'explain.png'}")
 
 
 @app.command("report")
@@ -250,6 +289,20 @@ def _env_spec(env: str, device: str | None, model: str | None = None, data: str 
     if not extra:
         return env
     return env + ("," if ":" in env else ":") + ",".join(extra)
+
+
+def _interruptible(work: Callable[[], Any], store: Any, config: Any) -> Any:
+    """Run ``work``; on Ctrl-C say how many units are saved and how to resume, exit 130, no traceback."""
+    try:
+        return work()
+    except KeyboardInterrupt:
+        saved = sum(store.is_done(config, spec, seed) for spec, seed in config.units())
+        typer.echo(
+            f"interrupted: {saved} of {len(config.units())} unit(s) saved in {store.root}; "
+            "run the same command again to resume",
+            err=True,
+        )
+        raise typer.Exit(code=130) from None
 
 
 def _progress() -> Any:

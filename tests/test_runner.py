@@ -241,3 +241,30 @@ def test_configuration_errors_come_before_anything_is_written(tmp_path, over, me
     with pytest.raises(schedsim.ParameterError, match=message):
         tiny("uniform", **over)
     assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_says_how_many_units_are_saved_and_the_rerun_resumes(tmp_path) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "schedsim.cli", "compare", "--schedulers", "sec,uniform", "--seeds", "20"]
+    cmd += ["--env", "bandit:n_train=200,n_test=50", "--budget", "20000", "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if (out / "units").exists() and any((out / "units").glob("[!.]*.parquet")):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    found = re.search(r"interrupted: (\d+) of 40 unit\(s\) saved in .*; run the same command again to resume", err)
+    assert found and "Traceback" not in err, err
+    saved = int(found.group(1))
+    assert saved == len(list((out / "units").glob("[!.]*.parquet"))) >= 1
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert f"{40 - saved} unit(s) run, {saved} resumed" in again.stdout
+    assert not list((out / "units").glob(".tmp-*"))  # a write cut short by the interrupt is cleaned up

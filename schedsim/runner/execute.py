@@ -22,6 +22,30 @@ def _run_and_save(config: RunConfig, root: str, spec: str, seed: int) -> tuple[s
     return spec, seed
 
 
+def _run_in_processes(
+    config: RunConfig, store: RunStore, workers: int, todo: list[tuple[str, int]], report: Progress, failures: list[str]
+) -> None:
+    """Run ``todo`` in worker processes; on an interrupt, cancel what is queued and stop the workers at once."""
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
+    try:
+        futures = {pool.submit(_run_and_save, config, str(store.root), s, k): (s, k) for s, k in todo}
+        for future in as_completed(futures):
+            spec, seed = futures[future]
+            try:
+                future.result()
+                report(spec, seed, "done")
+            except SchedsimError as exc:
+                failures.append(f"{spec} seed {seed}: {exc}")
+                report(spec, seed, f"failed: {exc}")
+    except BaseException:  # Ctrl-C or SIGTERM: unfinished units are simply not written (writes are atomic)
+        processes = list((pool._processes or {}).values())  # the executor has no public way to stop workers
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        raise
+    pool.shutdown()
+
+
 def _die_with_parent() -> None:
     """Worker initializer: ask Linux to kill this worker when the process that started it dies.
 
@@ -34,6 +58,7 @@ def _die_with_parent() -> None:
         return
     pr_set_pdeathsig = 1
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
     if os.getppid() == 1:  # the parent died before the call: do not start work
         os._exit(1)
 
@@ -69,16 +94,7 @@ def _run_todo(config: RunConfig, store: RunStore, workers: int, report: Progress
                 failures.append(f"{spec} seed {seed}: {exc}")
                 report(spec, seed, f"failed: {exc}")
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
-            futures = {pool.submit(_run_and_save, config, str(store.root), s, k): (s, k) for s, k in todo}
-            for future in as_completed(futures):
-                spec, seed = futures[future]
-                try:
-                    future.result()
-                    report(spec, seed, "done")
-                except SchedsimError as exc:
-                    failures.append(f"{spec} seed {seed}: {exc}")
-                    report(spec, seed, f"failed: {exc}")
+        _run_in_processes(config, store, workers, todo, report, failures)
     if failures:
         raise SchedsimError(f"{len(failures)} unit(s) failed (finished units are saved): " + "; ".join(failures))
     return len(todo)

@@ -76,6 +76,8 @@ class RunStore:
             probe.unlink()
         except OSError as exc:
             raise StoreError(f"cannot write to run directory {str(self.root)!r}: {exc.strerror}") from None
+        for stale in self.units_dir.glob(".tmp-*"):  # writes cut short by a killed run (we hold the lock)
+            stale.unlink(missing_ok=True)
         self._atomic_write_text(self.config_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
     def lock(self) -> IO[str]:
