@@ -55,7 +55,8 @@ def plot_paired_delta(table: pd.DataFrame, baseline: str, metric: str, *, ax: Ax
     ax.set_xlabel("rollouts consumed")
     ax.set_ylabel(f"Δ vs {baseline} (paired by seed)")
     _kilo(ax)
-    ax.legend(fontsize=8)
+    if not band.empty:  # a run of the baseline alone has no difference to draw
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax
 
