@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from schedsim.analysis.metrics import per_unit
 from schedsim.analysis.plots import plot_improvement, plot_iqm, plot_profile
@@ -171,9 +172,11 @@ def print_aggregate(result: Aggregate, console: Console | None = None) -> None:
         if not console.is_terminal:
             console.width = 200
     head, rows = _cells(result)
-    table = Table(*head)
+    table = Table()
+    for name in head:
+        table.add_column(Text(name))
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))  # Text: "[n/a]" and "[0.1,0.2]" are cells, not markup
     console.print(table)
     if result.dropped:
         console.print(f"left out (not run in every world): {', '.join(result.dropped)}", markup=False)

@@ -18,6 +18,7 @@ import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from schedsim.analysis.metrics import paired_targets, per_unit, summarize
 from schedsim.analysis.plots import plot_curves, plot_paired_delta, selection_figure
@@ -157,11 +158,11 @@ def table_cells(
 def rich_table(summary: pd.DataFrame, target: float | dict[int, float], baseline: str, *, boxed: bool = True) -> Table:
     """The summary as a ``rich`` table for the terminal (``boxed=False``: plain columns, one row per line)."""
     head, rows = table_cells(summary, target, baseline)
-    table = Table(*head, box=box.HEAVY_HEAD if boxed else None)
-    for column in table.columns[1:]:
-        column.justify = "right"
+    table = Table(box=box.HEAVY_HEAD if boxed else None)
+    for i, name in enumerate(head):
+        table.add_column(Text(name), justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))  # Text: "[n/a]" and "[0.1,0.2]" are cells, not markup
     return table
 
 
