@@ -18,6 +18,7 @@ from schedsim.analysis.stats import (
     mean_interval,
     paired_delta,
     performance_profile,
+    ratio_interval,
     wins,
 )
 
@@ -172,3 +173,17 @@ def test_performance_profile_averages_worlds() -> None:
     assert prof[("a", 0.5)] == pytest.approx(7 / 12) and prof[("a", 0.55)] == pytest.approx(7 / 12)
     assert prof[("a", 0.0)] == 1.0 and prof[("a", 0.95)] == 0.0
     assert prof[("b", 0.5)] == pytest.approx(0.5) and prof[("b", 0.95)] == 0.0
+
+
+def test_ratio_interval_resamples_items_as_pairs() -> None:
+    num, den = np.array([1.0, 2.0, 4.0, 3.0, 0.5]), np.array([2.0, 2.0, 5.0, 3.0, 4.0])
+    iv = ratio_interval(num, den, seed=5, n_resamples=3000)
+    assert iv.point == pytest.approx(10.5 / 16.0)  # ratio of means, not mean of ratios (0.6)
+
+    def ratio(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+        return x.mean(axis=axis) / y.mean(axis=axis)
+
+    ref = sps.bootstrap(
+        (num, den), ratio, paired=True, method="percentile", n_resamples=3000, rng=np.random.default_rng(5)
+    ).confidence_interval
+    assert (iv.lo, iv.hi) == pytest.approx((ref.low, ref.high), rel=1e-12)
