@@ -123,6 +123,7 @@ def _figures(store: RunStore, table: pd.DataFrame, order: list[str], baseline: s
 
 
 def target_label(target: float | dict[int, float]) -> str:
+    """``"0.750"`` for one target; ``"base final"`` for per-seed targets (the baseline's final accuracy)."""
     return "base final" if isinstance(target, dict) else f"{target:.3f}"
 
 

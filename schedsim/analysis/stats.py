@@ -64,6 +64,7 @@ class Interval:
 
     @property
     def width(self) -> float:
+        """``hi − lo`` (NaN when the bounds are)."""
         return self.hi - self.lo
 
     def __str__(self) -> str:
@@ -90,18 +91,20 @@ def _bootstrap(
     level: float,
     seed: int,
     n_resamples: int,
+    paired: bool = False,
 ) -> tuple[float, float]:
-    """``(lo, hi)`` from :func:`scipy.stats.bootstrap`, each sample resampled independently, seeded generator.
+    """``(lo, hi)`` from :func:`scipy.stats.bootstrap` with a generator seeded by ``seed``.
 
     ``statistic(*samples, axis=-1)`` must be vectorised over leading axes. Several samples make a stratified
-    bootstrap (each stratum resampled within itself, its size kept). NaN bounds when scipy cannot form them.
+    bootstrap (each stratum resampled within itself, its size kept), or with ``paired`` one resample of items
+    shared by all samples. NaN bounds when scipy cannot form them.
     """
     seeding = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"  # scipy < 1.15
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # BCa on (near-)degenerate resamples: NaN, reported as such
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         result = stats.bootstrap(
-            samples, statistic, n_resamples=n_resamples, vectorized=True, paired=False, axis=-1,
+            samples, statistic, n_resamples=n_resamples, vectorized=True, paired=paired, axis=-1,
             confidence_level=level, method=method, **{seeding: make_rng(seed)},
         )  # fmt: skip
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
@@ -175,15 +178,10 @@ def ratio_interval(
     point = float(_ratio_of_means(x, y))
     if x.size < 2:
         return Interval(point, np.nan, np.nan, int(x.size), "percentile", level)
-    seeding = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"  # scipy < 1.15
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # NaN ratios in a resample: NaN bounds
-        result = stats.bootstrap(
-            (x, y), _ratio_of_means, n_resamples=n_resamples, vectorized=True, paired=True, axis=-1,
-            confidence_level=level, method="percentile", **{seeding: make_rng(seed)},
-        )  # fmt: skip
-    ci = result.confidence_interval
-    return Interval(point, float(ci.low), float(ci.high), int(x.size), "percentile", level)
+    lo, hi = _bootstrap(
+        (x, y), _ratio_of_means, method="percentile", level=level, seed=seed, n_resamples=n_resamples, paired=True
+    )
+    return Interval(point, lo, hi, int(x.size), "percentile", level)
 
 
 def _by_seed(units: pd.DataFrame, spec: str, metric: str) -> pd.Series:
