@@ -121,3 +121,15 @@ def test_bands_are_t_intervals_over_seeds() -> None:
     d = at - [0.40, 0.45, 0.52]
     assert delta.loc[100, "lo"] == pytest.approx(d.mean() - 4.302653 * d.std(ddof=1) / np.sqrt(3), abs=1e-6)
     assert set(delta["scheduler"]) == {"x"}
+
+
+def test_tally_counts_zero_variance_groups_and_effective_rollouts() -> None:
+    from schedsim.runner.loop import Tally
+
+    tally = Tally()
+    rewards = np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, np.nan], [1.0, 0.0, np.nan]])
+    tally.add(rewards, np.array([0.95, 0.3, 0.05, 0.5]))
+    row = tally.row()
+    assert row["zero_var_frac"] == pytest.approx(2 / 4)  # all-ones and all-zeros (NaN padding ignored)
+    assert row["effective_ratio"] == pytest.approx(5 / 10)  # rollouts in mixed groups / valid rollouts
+    assert [row[f"sel_p{b}"] for b in (0, 3, 5, 9)] == [0.25, 0.25, 0.25, 0.25]
