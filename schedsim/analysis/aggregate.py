@@ -195,7 +195,8 @@ def _markdown(result: Aggregate, run_dirs: Sequence[Path]) -> str:
         f"Scores: final held-out accuracy. IQM: mean of the middle 50 % of all runs. P(> {result.baseline}): per "
         "world the probability that a run beats a baseline run (ties ½), averaged over worlds. Intervals: 95 % "
         f"stratified bootstrap ({result.ci}, seeds resampled within each world, {N_RESAMPLES} resamples, seed 0). "
-        "After Agarwal et al. 2021 (rliable, arXiv 2108.13264).",
+        "After Agarwal et al. 2021 (rliable, arXiv 2108.13264). P(improvement) compares runs unpaired, as rliable "
+        "does; each run directory's report.md has the paired per-seed differences (same seed = same world).",
     ]
     note = seeds_note(result.units)
     parts += ["", f"**Warning:** {note}"] if note else []

@@ -132,6 +132,7 @@ def plot_improvement(agg: pd.DataFrame, baseline: str, *, ax: Axes | None = None
     ax.errorbar(rows["p_improve"], y, xerr=np.nan_to_num(err), fmt="o", capsize=3)
     ax.axvline(0.5, color="grey", ls=":", lw=1)
     ax.set_yticks(y, rows["scheduler"])
+    ax.set_ylim(-0.5, len(rows) - 0.5)
     ax.set_xlim(0.0, 1.0)
     ax.set_xlabel(f"P(improvement over {baseline})")
     ax.grid(alpha=0.3, axis="x")
