@@ -47,7 +47,9 @@ def main() -> None:
         run_all(config, store, workers=args.workers)
         report = write_report(store)
         print(f"\n## bandit:{preset} — {PRESETS[preset].description}")
-        print(format_table(report.summary, report.target))
+        print(format_table(report.summary, report.target, report.baseline))
+        if report.warning:
+            print(f"warning: {report.warning}")
         if preset == "default" and not args.no_figures:
             FIGURES.mkdir(exist_ok=True)
             for name in ("sample_efficiency.png", "selections.png"):

@@ -63,7 +63,9 @@ def main() -> None:
     store = RunStore(args.out / "runs" / "compare")
     run_all(config, store, workers=args.workers)
     report = write_report(store)
-    print(format_table(report.summary, report.target))
+    print(format_table(report.summary, report.target, report.baseline))
+    if report.warning:
+        print(f"warning: {report.warning}")
     for src, dst in (
         ("zero_variance.png", "fig9_zero_variance.png"),
         ("sample_efficiency.png", "fig10_sample_efficiency.png"),

@@ -143,9 +143,11 @@ def compare_cmd(
     baseline: str = typer.Option(None, help="scheduler for paired differences (default: uniform)"),
     out: Path = typer.Option(None, help="run directory (default: runs/compare-<config hash>)"),
     workers: int = typer.Option(min(2, os.cpu_count() or 1), help="worker processes"),
+    ci: str = typer.Option("t", help="interval over seeds: t (Student-t) or bca (BCa bootstrap)"),
 ) -> None:
     """Run every scheduler x seed on the same budget; write tables, summary, figures; resume if re-run."""
-    from schedsim.analysis.report import format_table, write_report
+    from schedsim.analysis.report import print_report, write_report
+    from schedsim.analysis.stats import check_method
     from schedsim.runner import RunConfig, RunStore, run_all
 
     config = RunConfig(
@@ -159,6 +161,7 @@ def compare_cmd(
         target=target,
         baseline=baseline,
     )
+    check_method(ci)  # before any unit runs
     store = RunStore(out or Path("runs") / f"compare-{config.digest()}")
     units = config.units()
     with _progress() as bar:
@@ -170,9 +173,9 @@ def compare_cmd(
                 bar.console.print(f"{spec} seed {seed}: {status}")
 
         ran = _interruptible(lambda: run_all(config, store, workers=workers, progress=report), store, config)
-    result = write_report(store)
+    result = write_report(store, ci=ci)
     typer.echo(f"{ran} unit(s) run, {len(units) - ran} resumed from {store.root}")
-    typer.echo(format_table(result.summary, result.target))
+    print_report(result)
     typer.echo(f"report: {store.root / 'report.md'}")
 
 
@@ -217,13 +220,34 @@ def explain_cmd(
 
 @app.command("report")
 @friendly
-def report_cmd(run_dir: Path = typer.Argument(..., help="a directory written by schedsim compare")) -> None:
-    """Regenerate summary.csv, figures and report.md from a run directory's stored tables."""
-    from schedsim.analysis.report import format_table, write_report
+def report_cmd(
+    run_dir: Path = typer.Argument(..., help="a directory written by schedsim compare"),
+    baseline: str = typer.Option(None, help="scheduler for paired differences (default: the run's baseline)"),
+    target: float = typer.Option(None, help="accuracy for rollouts-to-target (default: the run's target)"),
+    ci: str = typer.Option("t", help="interval over seeds: t (Student-t) or bca (BCa bootstrap)"),
+) -> None:
+    """Re-analyse a finished run without re-running it: summary.csv, figures and report.md."""
+    from schedsim.analysis.report import print_report, write_report
     from schedsim.runner import RunStore
 
-    result = write_report(RunStore(run_dir))
-    typer.echo(format_table(result.summary, result.target))
+    result = write_report(RunStore(run_dir), baseline=baseline, target=target, ci=ci)
+    print_report(result)
+    typer.echo("wrote: " + ", ".join(str(f) for f in result.files))
+
+
+@app.command("aggregate")
+@friendly
+def aggregate_cmd(
+    run_dirs: list[Path] = typer.Argument(..., help="run directories of schedsim compare, one per world"),
+    out: Path = typer.Option(Path("runs/aggregate"), help="directory for aggregate.csv, .md and .png"),
+    baseline: str = typer.Option("uniform", help="scheduler that P(improvement) is measured against"),
+    ci: str = typer.Option("percentile", help="stratified bootstrap interval: percentile or bca"),
+) -> None:
+    """IQM and probability of improvement per scheduler across worlds (rliable), with a figure."""
+    from schedsim.analysis.aggregate import print_aggregate, write_aggregate
+
+    result = write_aggregate(run_dirs, out, baseline=baseline, ci=ci)
+    print_aggregate(result)
     typer.echo("wrote: " + ", ".join(str(f) for f in result.files))
 
 

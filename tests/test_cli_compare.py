@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
+from schedsim.analysis.stats import mean_interval
 from schedsim.cli import app
 
 runner = CliRunner()
@@ -54,6 +60,7 @@ def test_compare_bad_input_is_one_line(tmp_path) -> None:
         (["--schedulers", "paced:tau=3"], "error: paced: tau=3.0 is out of range"),
         (["--budget", "10"], "error: budget=10 is smaller than one batch"),
         (["--env", "bandit:nope"], "error: unknown bandit preset 'nope'"),
+        (["--ci", "percentile"], "error: ci='percentile' is not an interval method here; accepted: 't', 'bca'"),
     ]
     for extra, message in cases:
         args = ["compare", *TINY, "--out", str(tmp_path / "x"), *extra]
@@ -121,3 +128,99 @@ def test_compare_and_snr_on_arith_tiny(tmp_path) -> None:
     assert snr.exit_code == 0, snr.output
     bad = runner.invoke(app, ["compare", "--device", "cuda", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--device cuda applies to the arith and llm environments only" in bad.output
+
+
+SMALL = ["--budget", "20480", "--seeds", "2", "--workers", "1", "--schedulers", "paced,uniform"]
+WORLDS = ("bandit:n_train=400,n_test=200", "bandit:few-categories,n_train=400,n_test=200")
+
+
+@pytest.fixture(scope="module")
+def two_worlds(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two small finished compare runs (paced, uniform; 2 seeds), one per bandit world; seconds each."""
+    root = tmp_path_factory.mktemp("worlds")
+    dirs = []
+    for i, env in enumerate(WORLDS):
+        result = runner.invoke(app, ["compare", *SMALL, "--env", env, "--ci", "bca", "--out", str(root / f"w{i}")])
+        assert result.exit_code == 0, result.output
+        dirs.append(root / f"w{i}")
+    return dirs
+
+
+def finals(run_dir: Path) -> pd.DataFrame:
+    """Final held-out accuracy per (scheduler, seed), read straight from the unit files."""
+    table = pd.concat(pd.read_parquet(p) for p in sorted((run_dir / "units").glob("*.parquet")))
+    last = table.sort_values("rollouts").groupby(["scheduler", "seed"]).tail(1)
+    return last.set_index(["scheduler", "seed"])["heldout_acc"].unstack("scheduler")
+
+
+def test_report_reanalyses_a_finished_run(two_worlds: list[Path]) -> None:
+    run = two_worlds[0]
+    assert pd.read_csv(run / "summary.csv")["ci"].eq("bca").all()  # compare --ci bca
+    units_before = sorted(p.stat().st_mtime_ns for p in (run / "units").glob("*.parquet"))
+    rep = runner.invoke(app, ["report", str(run)])
+    assert rep.exit_code == 0, rep.output
+    assert "wide and unreliable" in rep.output  # 2 seeds
+    f = finals(run)
+    d = (f["paced"] - f["uniform"]).to_numpy()
+    half = 12.706205 * d.std(ddof=1) / np.sqrt(2)  # t_{0.975,1}
+    t_row = pd.read_csv(run / "summary.csv").set_index("scheduler").loc["paced"]
+    assert t_row["ci"] == "t" and t_row["final_vs_base"] == pytest.approx(d.mean())
+    assert (t_row["final_vs_base_lo"], t_row["final_vs_base_hi"]) == pytest.approx((d.mean() - half, d.mean() + half))
+    md = (run / "report.md").read_text()
+    for token in ("Student-t", '"budget": 20480', "| scipy |", "| numpy |", "Seeds: 0, 1", "wide and unreliable"):
+        assert token in md, token
+
+    assert runner.invoke(app, ["report", str(run), "--ci", "bca"]).exit_code == 0
+    bca = pd.read_csv(run / "summary.csv").set_index("scheduler").loc["paced"]
+    expected = mean_interval(d, method="bca")
+    assert (bca["final_vs_base_lo"], bca["final_vs_base_hi"]) == pytest.approx((expected.lo, expected.hi))
+    assert bca["final_vs_base_hi"] - bca["final_vs_base_lo"] < 2 * half and "BCa" in (run / "report.md").read_text()
+
+    assert runner.invoke(app, ["report", str(run), "--baseline", "paced"]).exit_code == 0
+    flipped = pd.read_csv(run / "summary.csv").set_index("scheduler")
+    assert flipped.loc["uniform", "final_vs_base"] == pytest.approx(-d.mean())
+    assert flipped.loc["paced", "final_vs_base"] == 0.0 and "Δ vs paced" in (run / "report.md").read_text()
+    assert sorted(p.stat().st_mtime_ns for p in (run / "units").glob("*.parquet")) == units_before  # nothing re-run
+
+    for extra, message in (
+        (["--ci", "x"], "error: ci='x' is not an interval method here; accepted: 't', 'bca'"),
+        (
+            ["--baseline", "sec"],
+            "error: baseline 'sec' is not among the run's schedulers; accepted: 'paced', 'uniform'",
+        ),
+        (["--target", "2"], "error: target=2.0 is out of range; accepted: a number in [0, 1]"),
+    ):
+        bad = runner.invoke(app, ["report", str(run), *extra])
+        assert bad.exit_code == 2 and bad.output.strip().splitlines() == [message], bad.output
+
+
+def test_aggregate_over_two_worlds(two_worlds: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "agg"
+    result = runner.invoke(app, ["aggregate", *map(str, two_worlds), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert all((out / name).exists() for name in ("aggregate.csv", "aggregate.md", "aggregate.png", "profile.csv"))
+    table = pd.read_csv(out / "aggregate.csv").set_index("scheduler")
+    worlds = [finals(d) for d in two_worlds]
+    pooled = np.sort(np.concatenate([w["paced"].to_numpy() for w in worlds]))
+    assert table.loc["paced", "iqm"] == pytest.approx(pooled[1:3].mean())  # 4 runs: the middle two
+    per_world = [
+        np.mean([1.0 if x > y else 0.5 if x == y else 0.0 for x in w["paced"] for y in w["uniform"]]) for w in worlds
+    ]
+    assert table.loc["paced", "p_improve"] == pytest.approx(np.mean(per_world))
+    assert table.loc["uniform", "p_improve"] == pytest.approx(0.5) and table.loc["paced", "worlds"] == 2
+    assert "arXiv 2108.13264" in (out / "aggregate.md").read_text()
+
+    other = tmp_path / "sec-only"
+    assert runner.invoke(app, ["compare", *TINY, "--schedulers", "sec", "--out", str(other)]).exit_code == 0
+    for args, message in (
+        ([str(two_worlds[0]), str(tmp_path)], "is not a run directory: no config.json"),
+        ([str(two_worlds[0]), str(other)], "the run directories share no scheduler"),
+        (
+            [*map(str, two_worlds), "--baseline", "sec"],
+            "baseline 'sec' was not run in every world; accepted: 'paced', 'uniform'",
+        ),
+        ([str(two_worlds[0]), str(two_worlds[0])], "both ran world"),
+        ([*map(str, two_worlds), "--ci", "t"], "ci='t' is not an interval method here; accepted: 'percentile', 'bca'"),
+    ):
+        bad = runner.invoke(app, ["aggregate", *args, "--out", str(out)])
+        assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1 and message in bad.output, bad.output

@@ -1,48 +1,16 @@
-"""Metrics over runs: bootstrap confidence intervals, area under the curve, rollouts to a target.
+"""Per-unit metrics of runs (final accuracy, area under the curve, rollouts to a target) and their summaries.
 
-Shapes follow rliable: a metric is a vector over runs (seeds) for each scheduler; confidence intervals are
-percentile bootstrap over runs with a seeded generator that is actually used.
+A unit table has one row per evaluation of a (scheduler, seed) run; :func:`per_unit` reduces it to one row per
+run, and :func:`summarize`, :func:`curve_band` and :func:`paired_delta_band` put intervals over seeds on it
+through :mod:`schedsim.analysis.stats`, the one module that computes intervals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 
-from schedsim.core.seeding import make_rng
-
-
-def bootstrap_ci(
-    values: np.ndarray,
-    *,
-    statistic: Callable[[np.ndarray], float] = np.mean,
-    n_boot: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """``(point, low, high)`` of ``statistic`` over runs, percentile bootstrap; NaNs dropped.
-
-    Args:
-        values: ``(runs,)``.
-        statistic: reduces a resample to a number (default mean).
-        n_boot: resamples.
-        level: confidence level.
-        seed: seeds the resampling.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return (np.nan, np.nan, np.nan)
-    point = float(statistic(x))
-    if x.size == 1:
-        return (point, point, point)
-    rng = make_rng(seed)
-    idx = rng.integers(0, x.size, (n_boot, x.size))
-    stats = np.apply_along_axis(statistic, 1, x[idx])
-    alpha = (1 - level) / 2
-    return point, float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+from schedsim.analysis.stats import censored_median, check_method, mean_interval, paired_delta, wins
 
 
 def area_under_curve(rollouts: np.ndarray, acc: np.ndarray) -> float:
@@ -68,9 +36,19 @@ def rollouts_to_target(rollouts: np.ndarray, acc: np.ndarray, target: float) -> 
 
 
 def per_unit(table: pd.DataFrame, target: float | dict[int, float], metric: str = "heldout_acc") -> pd.DataFrame:
-    """One row per (scheduler, seed): final accuracy, AUC, rollouts to target, zero-variance fraction, ...
+    """One row per (scheduler, seed) run from its evaluations.
 
-    ``target`` is one accuracy, or one per seed (paired targets, see :func:`paired_targets`).
+    Columns: ``final`` (last evaluation's ``metric``), ``auc`` (:func:`area_under_curve`), ``to_target``
+    (:func:`rollouts_to_target`, NaN if never reached), ``budget_used`` (rollouts at the last evaluation: where a
+    run that never reached the target is censored), ``zero_var`` (mean zero-variance fraction over
+    evaluations), ``calib`` (mean |p̂ − p| over evaluations after the first, whose estimates are the prior),
+    ``sched_share`` (mean share of time spent in the scheduler).
+
+    Args:
+        table: unit tables, columns ``scheduler, seed, rollouts, metric, zero_var_frac, calib_abs_err,
+            sched_time_share``.
+        target: one accuracy, or one per seed (paired targets, see :func:`paired_targets`).
+        metric: the accuracy column.
     """
     rows = []
     for (spec, seed), unit in table.sort_values("rollouts").groupby(["scheduler", "seed"], sort=False):
@@ -83,6 +61,7 @@ def per_unit(table: pd.DataFrame, target: float | dict[int, float], metric: str 
                 "final": float(a[-1]),
                 "auc": area_under_curve(r, a),
                 "to_target": rollouts_to_target(r, a, goal),
+                "budget_used": float(r[-1]),
                 "zero_var": float(unit["zero_var_frac"].mean()),
                 "calib": float(unit["calib_abs_err"].iloc[1:].mean()) if len(unit) > 1 else np.nan,
                 "sched_share": float(unit["sched_time_share"].mean()),
@@ -102,50 +81,86 @@ def paired_targets(table: pd.DataFrame, baseline: str, metric: str = "heldout_ac
     return {int(s): float(v) for s, v in zip(base["seed"], base[metric], strict=True)}
 
 
-def summarize(units: pd.DataFrame, order: list[str], baseline: str, *, seed: int = 0) -> pd.DataFrame:
-    """Per scheduler: mean and 95 % bootstrap CI of each per-unit metric, and paired differences vs baseline."""
-    base = units[units["scheduler"] == baseline].set_index("seed")
+SUMMARY_METRICS = ("final", "auc", "zero_var", "calib", "sched_share")
+
+
+def summarize(
+    units: pd.DataFrame, order: list[str], baseline: str, *, ci: str = "t", level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """Per scheduler: each per-unit metric's mean over seeds with its interval, the paired difference of the
+    final accuracy to the baseline with its interval, wins, and the censored rollouts-to-target.
+
+    Args:
+        units: :func:`per_unit`'s table.
+        order: schedulers, in the order of the rows (absent ones skipped).
+        baseline: the scheduler of the paired differences.
+        ci: ``"t"`` (Student-t) or ``"bca"`` (BCa bootstrap), see :func:`~schedsim.analysis.stats.mean_interval`.
+        level: confidence level.
+        seed: seeds the bootstrap.
+
+    Returns:
+        One row per scheduler: ``seeds``, ``<m>, <m>_lo, <m>_hi`` for each of :data:`SUMMARY_METRICS`,
+        ``final_vs_base[_lo|_hi]``, ``wins_vs_base`` ("3/5"), ``to_target`` (Kaplan–Meier median rollouts, inf
+        when fewer than half reached the target), ``reached`` (count), ``to_target_label`` (">200k (2/5)"),
+        ``ci``, ``level``.
+    """
+    check_method(ci)
     rows = []
     for spec in order:
         u = units[units["scheduler"] == spec]
         if u.empty:
             continue
         row: dict[str, object] = {"scheduler": spec, "seeds": len(u)}
-        for col in ("final", "auc", "to_target", "zero_var", "calib", "sched_share"):
-            point, lo, hi = bootstrap_ci(u[col].to_numpy(), seed=seed)
-            row.update({col: point, f"{col}_lo": lo, f"{col}_hi": hi})
-        row["reached"] = float(np.mean(~np.isnan(u["to_target"].to_numpy())))
-        paired = u.set_index("seed")["final"] - base["final"]
-        point, lo, hi = bootstrap_ci(paired.dropna().to_numpy(), seed=seed)
-        row.update({"final_vs_base": point, "final_vs_base_lo": lo, "final_vs_base_hi": hi})
-        wins = paired.dropna()
-        row["wins_vs_base"] = f"{int((wins > 0).sum())}/{len(wins)}"
-        rows.append(row)
+        for col in SUMMARY_METRICS:
+            iv = mean_interval(u[col], method=ci, level=level, seed=seed)
+            row.update({col: iv.point, f"{col}_lo": iv.lo, f"{col}_hi": iv.hi})
+        delta = paired_delta(units, spec, baseline, method=ci, level=level, seed=seed)
+        row.update({"final_vs_base": delta.point, "final_vs_base_lo": delta.lo, "final_vs_base_hi": delta.hi})
+        won, pairs = wins(units, spec, baseline)
+        row["wins_vs_base"] = f"{won}/{pairs}"
+        km = censored_median(u["to_target"], u["budget_used"])
+        row.update({"to_target": km.median, "reached": km.reached, "to_target_label": km.label()})
+        rows.append(row | {"ci": ci, "level": level})
     return pd.DataFrame(rows)
 
 
-def curve_band(table: pd.DataFrame, metric: str, *, seed: int = 0) -> pd.DataFrame:
-    """Per scheduler and evaluation index: mean rollouts, mean metric and its 95 % bootstrap CI over seeds."""
+def _eval_index(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``table`` sorted by ``keys`` + rollouts, with ``eval_idx``: the evaluation's index within its run."""
+    t = table.sort_values([*keys, "rollouts"]).copy()
+    t["eval_idx"] = t.groupby(keys).cumcount()
+    return t
+
+
+def curve_band(table: pd.DataFrame, metric: str, *, level: float = 0.95) -> pd.DataFrame:
+    """Per scheduler and evaluation index: mean rollouts, mean ``metric`` over seeds and its t interval.
+
+    Returns:
+        Columns ``scheduler, rollouts, mean, lo, hi`` (NaN bounds with one seed).
+    """
     rows = []
-    for spec, sub in table.groupby("scheduler", sort=False):
-        sub = sub.sort_values(["seed", "rollouts"]).copy()
-        sub["eval_idx"] = sub.groupby("seed").cumcount()
-        for idx, at in sub.groupby("eval_idx"):
-            point, lo, hi = bootstrap_ci(at[metric].to_numpy(), seed=seed, n_boot=500)
-            rows.append({"scheduler": spec, "rollouts": at["rollouts"].mean(), "mean": point, "lo": lo, "hi": hi})
-            del idx
-    return pd.DataFrame(rows)
+    for spec, sub in _eval_index(table, ["scheduler", "seed"]).groupby("scheduler", sort=False):
+        for _, at in sub.groupby("eval_idx"):
+            iv = mean_interval(at[metric], method="t", level=level)
+            rows.append(
+                {"scheduler": spec, "rollouts": at["rollouts"].mean(), "mean": iv.point, "lo": iv.lo, "hi": iv.hi}
+            )
+    return pd.DataFrame(rows, columns=["scheduler", "rollouts", "mean", "lo", "hi"])
 
 
-def paired_delta_band(table: pd.DataFrame, baseline: str, metric: str, *, seed: int = 0) -> pd.DataFrame:
-    """Per scheduler and evaluation index: mean and 95 % CI over seeds of (metric - baseline's, same seed)."""
-    t = table.sort_values(["scheduler", "seed", "rollouts"]).copy()
-    t["eval_idx"] = t.groupby(["scheduler", "seed"]).cumcount()
+def paired_delta_band(table: pd.DataFrame, baseline: str, metric: str, *, level: float = 0.95) -> pd.DataFrame:
+    """Per scheduler and evaluation index: mean over seeds of (metric − baseline's, same seed), t interval.
+
+    Returns:
+        Columns ``scheduler, rollouts, mean, lo, hi``; the baseline itself is left out.
+    """
+    t = _eval_index(table, ["scheduler", "seed"])
     base = t[t["scheduler"] == baseline][["seed", "eval_idx", metric]].rename(columns={metric: "base"})
     rows = []
     for spec, sub in t[t["scheduler"] != baseline].groupby("scheduler", sort=False):
         joined = sub.merge(base, on=["seed", "eval_idx"])
         for _, at in joined.groupby("eval_idx"):
-            point, lo, hi = bootstrap_ci((at[metric] - at["base"]).to_numpy(), seed=seed, n_boot=500)
-            rows.append({"scheduler": spec, "rollouts": at["rollouts"].mean(), "mean": point, "lo": lo, "hi": hi})
+            iv = mean_interval(at[metric] - at["base"], method="t", level=level)
+            rows.append(
+                {"scheduler": spec, "rollouts": at["rollouts"].mean(), "mean": iv.point, "lo": iv.lo, "hi": iv.hi}
+            )
     return pd.DataFrame(rows, columns=["scheduler", "rollouts", "mean", "lo", "hi"])

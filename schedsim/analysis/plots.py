@@ -27,7 +27,7 @@ def _kilo(ax: Axes) -> None:
 def plot_curves(
     table: pd.DataFrame, metric: str, *, ylabel: str, ax: Axes | None = None, skip_first: bool = False
 ) -> Axes:
-    """Mean of ``metric`` vs rollouts per scheduler with a 95 % bootstrap band over seeds."""
+    """Mean of ``metric`` vs rollouts per scheduler with a 95 % Student-t band over seeds."""
     ax = _axes(ax)
     band = curve_band(table, metric)
     for spec, b in band.groupby("scheduler", sort=False):
@@ -43,7 +43,7 @@ def plot_curves(
 
 
 def plot_paired_delta(table: pd.DataFrame, baseline: str, metric: str, *, ax: Axes | None = None) -> Axes:
-    """Paired difference to the baseline (same seed = same world) vs rollouts, mean ± 95 % bootstrap CI."""
+    """Paired difference to the baseline (same seed = same world) vs rollouts, mean ± 95 % Student-t CI."""
     ax = _axes(ax)
     band = paired_delta_band(table, baseline, metric)
     order = list(dict.fromkeys(table["scheduler"]))
@@ -55,7 +55,8 @@ def plot_paired_delta(table: pd.DataFrame, baseline: str, metric: str, *, ax: Ax
     ax.set_xlabel("rollouts consumed")
     ax.set_ylabel(f"Δ vs {baseline} (paired by seed)")
     _kilo(ax)
-    ax.legend(fontsize=8)
+    if not band.empty:  # a run of the baseline alone has no difference to draw
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax
 
@@ -104,4 +105,48 @@ def plot_snr(bins: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("SNR = ||E g||² / tr Cov g")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
+    return ax
+
+
+def plot_iqm(agg: pd.DataFrame, *, ax: Axes | None = None, xlabel: str = "IQM of final accuracy") -> Axes:
+    """Horizontal bars: each scheduler's IQM across worlds with its interval (``aggregate_table`` rows)."""
+    ax = _axes(ax)
+    y = np.arange(len(agg))[::-1]
+    err = np.vstack([agg["iqm"] - agg["iqm_lo"], agg["iqm_hi"] - agg["iqm"]])
+    colours = [f"C{i}" for i in range(len(agg))]
+    ax.barh(y, agg["iqm"], xerr=np.nan_to_num(err), color=colours, alpha=0.7, capsize=3)
+    ax.set_yticks(y, agg["scheduler"])
+    lo = float(np.nanmin(agg[["iqm", "iqm_lo"]].to_numpy()))
+    ax.set_xlim(max(0.0, lo - 0.05), None)
+    ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def plot_improvement(agg: pd.DataFrame, baseline: str, *, ax: Axes | None = None) -> Axes:
+    """P(scheduler > baseline) across worlds with its interval, one point per scheduler; ½ = no difference."""
+    ax = _axes(ax)
+    rows = agg[agg["scheduler"] != baseline]
+    y = np.arange(len(rows))[::-1]
+    err = np.vstack([rows["p_improve"] - rows["p_improve_lo"], rows["p_improve_hi"] - rows["p_improve"]])
+    ax.errorbar(rows["p_improve"], y, xerr=np.nan_to_num(err), fmt="o", capsize=3)
+    ax.axvline(0.5, color="grey", ls=":", lw=1)
+    ax.set_yticks(y, rows["scheduler"])
+    ax.set_ylim(-0.5, len(rows) - 0.5)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel(f"P(improvement over {baseline})")
+    ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def plot_profile(profile: pd.DataFrame, *, ax: Axes | None = None, xlabel: str = "final accuracy τ") -> Axes:
+    """Performance profiles: fraction of runs with score > τ against τ, one line per scheduler."""
+    ax = _axes(ax)
+    for spec, p in profile.groupby("scheduler", sort=False):
+        ax.plot(p["tau"], p["fraction"], label=spec)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction of runs with score > τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return ax

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
+from schedsim.analysis.stats import ratio_interval
 from schedsim.core.seeding import make_rng
 from schedsim.envs.bandit.learner import gradient_terms
 
@@ -55,14 +56,14 @@ def gradient_moments(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return signal, trace
 
 
-def ratio_ci(signal: np.ndarray, trace: np.ndarray, *, seed: int, n_boot: int = 500) -> tuple[float, float, float]:
-    """SNR of a bin as mean(signal) / mean(trace), with a percentile-bootstrap CI over its prompts."""
-    point = float(signal.mean() / trace.mean())
-    rng = make_rng(seed)
-    idx = rng.integers(0, signal.size, (n_boot, signal.size))
-    denom = trace[idx].mean(axis=1)
-    boot = np.divide(signal[idx].mean(axis=1), denom, out=np.full(n_boot, np.nan), where=denom > 0)
-    return point, float(np.nanquantile(boot, 0.025)), float(np.nanquantile(boot, 0.975))
+def ratio_ci(signal: np.ndarray, trace: np.ndarray, *, seed: int, n_boot: int = 2000) -> tuple[float, float, float]:
+    """SNR of a bin as mean(signal) / mean(trace), with a 95 % percentile-bootstrap CI over its prompts.
+
+    The resampling is :func:`schedsim.analysis.stats.ratio_interval` (scipy.stats.bootstrap, prompts resampled
+    with their own signal and trace).
+    """
+    iv = ratio_interval(signal, trace, seed=seed, n_resamples=n_boot)
+    return iv.point, iv.lo, iv.hi
 
 
 def fit_boundary_exponents(bins: pd.DataFrame, edge: float = 0.15) -> tuple[float, float]:

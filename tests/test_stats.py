@@ -1,0 +1,189 @@
+"""schedsim.analysis.stats against hand computations and independent scipy calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from schedsim.analysis.stats import (
+    StatsError,
+    aggregate_table,
+    censored_median,
+    improvement_probability,
+    iqm,
+    iqm_interval,
+    mann_whitney_fraction,
+    mean_interval,
+    paired_delta,
+    performance_profile,
+    ratio_interval,
+    wins,
+)
+
+DIFFS = [0.1, -0.02, 0.05, 0.03, -0.01]
+
+
+def units_of(finals: dict[str, list[float]]) -> pd.DataFrame:
+    """Tidy per-unit table: one row per scheduler and seed."""
+    return pd.DataFrame(
+        [{"scheduler": s, "seed": k, "final": v} for s, values in finals.items() for k, v in enumerate(values)]
+    )
+
+
+def test_t_interval_is_the_hand_formula() -> None:
+    # mean 0.03; squared deviations .0049+.0025+.0004+0+.0016 = .0094, s^2 = .0094/4; t_{0.975,4} = 2.776445
+    half = 2.776445 * np.sqrt(0.0094 / 4) / np.sqrt(5)
+    iv = mean_interval(DIFFS)
+    assert (iv.point, iv.n, iv.method, iv.level) == (pytest.approx(0.03), 5, "t", 0.95)
+    assert iv.lo == pytest.approx(0.03 - half, abs=1e-6) and iv.hi == pytest.approx(0.03 + half, abs=1e-6)
+    ninety = mean_interval(DIFFS, level=0.90)  # t_{0.95,4} = 2.131847: a 90 % interval is narrower
+    assert ninety.hi - ninety.point == pytest.approx(2.131847 * np.sqrt(0.0094 / 4) / np.sqrt(5), abs=1e-6)
+    assert ninety.level == 0.90
+
+
+def test_interval_edge_cases() -> None:
+    assert mean_interval([0.5, np.nan, 0.7]).n == 2  # NaN dropped
+    one = mean_interval([0.4])
+    assert one.point == 0.4 and np.isnan(one.lo) and np.isnan(one.hi)
+    for method in ("t", "bca"):
+        flat = mean_interval([0.2, 0.2, 0.2], method=method)  # BCa is undefined on a constant sample
+        assert flat.lo == flat.point == flat.hi == pytest.approx(0.2)
+    with pytest.raises(StatsError, match=r"ci='percentile' is not an interval method here; accepted: 't', 'bca'"):
+        mean_interval(DIFFS, method="percentile")
+    with pytest.raises(StatsError, match="level=95 is out of range"):
+        mean_interval(DIFFS, level=95)
+
+
+def test_bca_matches_an_independent_scipy_call_with_the_same_seed() -> None:
+    x = np.array([0.71, 0.74, 0.88, 0.69, 0.75, 0.80, 0.77])
+    expected = sps.bootstrap((x,), np.mean, method="BCa", confidence_level=0.9, rng=np.random.default_rng(3))
+    iv = mean_interval(x, method="bca", level=0.9, seed=3)
+    assert iv.lo == pytest.approx(expected.confidence_interval.low, rel=1e-12)
+    assert iv.hi == pytest.approx(expected.confidence_interval.high, rel=1e-12)
+    assert mean_interval(x, method="bca", level=0.9, seed=4) != iv  # the seed reaches the resampling
+
+
+def test_paired_delta_pairs_by_seed_and_counts_wins() -> None:
+    base = [0.5, 0.6, 0.7, 0.8, 0.9]
+    units = units_of({"uniform": base, "paced": [b + d for b, d in zip(base, DIFFS, strict=True)]})
+    units = units.sample(frac=1.0, random_state=0)  # row order must not matter: pairing is by seed
+    delta = paired_delta(units, "paced", "uniform")
+    assert (delta.lo, delta.hi) == pytest.approx((mean_interval(DIFFS).lo, mean_interval(DIFFS).hi))
+    unpaired = mean_interval(units[units.scheduler == "paced"]["final"]).width
+    assert delta.width < unpaired  # pairing removes the between-world spread
+    assert wins(units, "paced", "uniform") == (3, 5)
+    assert wins(units, "uniform", "uniform") == (0, 5)  # a tie is not a win
+    with pytest.raises(StatsError, match="scheduler 'sec' has no runs; accepted: "):
+        paired_delta(units, "sec", "uniform")
+
+
+def test_default_compare_data_interval_is_at_least_the_paired_t_width() -> None:
+    # per-seed final accuracies of `schedsim compare --schedulers paced,uniform --seeds 5` (default bandit world)
+    units = units_of(
+        {
+            "paced": [0.697948, 0.741274, 0.883571, 0.713635, 0.754401],
+            "uniform": [0.78573, 0.787885, 0.882059, 0.782619, 0.773967],
+        }
+    )
+    d = np.array([0.697948, 0.741274, 0.883571, 0.713635, 0.754401]) - [0.78573, 0.787885, 0.882059, 0.782619, 0.773967]
+    t_width = 2 * 2.776445 * d.std(ddof=1) / np.sqrt(5)
+    delta = paired_delta(units, "paced", "uniform")
+    assert delta.width >= t_width - 1e-6 and delta.hi > 0  # the old percentile bootstrap gave [-0.072, -0.017]
+
+
+def test_censored_median_is_kaplan_meier() -> None:
+    # times 100k, 150k, never, never, 120k; budget 200k: S = 4/5 at 100k, 3/5 at 120k, 2/5 at 150k -> median 150k
+    km = censored_median([100_000, 150_000, np.nan, np.nan, 120_000], 200_000)
+    assert (km.median, km.reached, km.n) == (150_000, 3, 5)
+    assert km.label() == "150k (3/5)"
+    # two of five reached: S never falls to 1/2 within the budget
+    never = censored_median([100_000, np.nan, np.nan, np.nan, 120_000], 200_000)
+    assert np.isinf(never.median) and never.label() == ">200k (2/5)"
+    # a run censored early leaves the risk set: S = 4/5 at 50, then 4/5 * 2/3 at 100, then * 1/2 at 150 -> 150,
+    # where dropping it (or counting it as reached at 60) gives 100
+    early = censored_median([50, np.nan, 100, 150, np.nan], [200, 60, 200, 200, 200])
+    assert early.median == 150 and early.reached == 3 and early.label() == "150 (3/5)"
+    assert censored_median([np.nan, np.nan], 3000).label() == ">3000 (0/2)"
+
+
+def test_iqm_and_its_stratified_interval() -> None:
+    scores = np.array([[0.1, 0.9, 0.5, 0.3], [0.7, 0.2, 0.8, 0.4]])
+    assert iqm(scores) == pytest.approx((0.3 + 0.4 + 0.5 + 0.7) / 4)  # middle half of the 8 pooled scores
+    table = pd.DataFrame(
+        [
+            {"scheduler": "a", "world": w, "seed": k, "final": v}
+            for w, row in zip("xy", scores, strict=True)
+            for k, v in enumerate(row)
+        ]
+    )
+    iv = iqm_interval(table, "a", seed=1)
+    assert iv.point == pytest.approx(0.475) and iv.n == 8 and iv.lo < 0.475 < iv.hi
+    # the same stratified bootstrap written independently: each world resampled within itself, pooled IQM
+    worlds = [np.array([0.11, 0.93, 0.52, 0.34, 0.47]), np.array([0.71, 0.25, 0.86, 0.42, 0.6, 0.58])]
+    varied = pd.DataFrame(
+        [
+            {"scheduler": "a", "world": w, "seed": k, "final": v}
+            for w, xs in zip("xy", worlds, strict=True)
+            for k, v in enumerate(xs)
+        ]
+    )
+
+    def pooled_iqm(*samples: np.ndarray, axis: int) -> np.ndarray:
+        return sps.trim_mean(np.concatenate(samples, axis=axis), 0.25, axis=axis)
+
+    for method, scipy_method in (("percentile", "percentile"), ("bca", "BCa")):
+        ref = sps.bootstrap(
+            tuple(worlds), pooled_iqm, method=scipy_method, rng=np.random.default_rng(1)
+        ).confidence_interval
+        got = iqm_interval(varied, "a", method=method, seed=1)
+        assert (got.lo, got.hi) == pytest.approx((ref.low, ref.high), rel=1e-12)
+    assert iqm_interval(varied, "a", seed=2) != iqm_interval(varied, "a", seed=1)
+    # a stratified resample keeps each world's size: with world x constant at 0.5 and y constant at 0.9 every
+    # resample is the same four 0.5s and four 0.9s, so the interval collapses on the point
+    fixed = table.assign(final=np.where(table["world"] == "x", 0.5, 0.9))
+    stiff = iqm_interval(fixed, "a", method="percentile")
+    assert (stiff.lo, stiff.hi) == pytest.approx((0.7, 0.7))
+
+
+def test_probability_of_improvement_by_hand() -> None:
+    # world u: x=[3,4] vs y=[1,3,5]: 3 beats 1, ties 3 (1/2), loses to 5; 4 beats 1 and 3 -> 3.5 / 6
+    # world v: x=[0.5,0.6] vs y=[0.7,0.7] -> 0;  average over worlds 3.5/12 (pooling the worlds would give 11/20)
+    assert mann_whitney_fraction(np.array([3, 4]), np.array([1, 3, 5])) == pytest.approx(3.5 / 6)
+    rows = [("x", "u", [3, 4]), ("y", "u", [1, 3, 5]), ("x", "v", [0.5, 0.6]), ("y", "v", [0.7, 0.7])]
+    table = pd.DataFrame(
+        [{"scheduler": s, "world": w, "seed": k, "final": v} for s, w, vals in rows for k, v in enumerate(vals)]
+    )
+    p = improvement_probability(table, "x", "y", seed=0)
+    assert p.point == pytest.approx(3.5 / 12) and 0.0 <= p.lo <= p.point <= p.hi <= 1.0
+    assert improvement_probability(table, "y", "y").point == pytest.approx(0.5)
+    agg = aggregate_table(table, ["x", "y"], "y").set_index("scheduler")
+    assert agg.loc["x", "p_improve"] == pytest.approx(3.5 / 12) and agg.loc["x", "worlds"] == 2
+    assert agg.loc["x", "runs"] == 4 and agg.loc["y", "runs"] == 5
+
+
+def test_performance_profile_averages_worlds() -> None:
+    rows = [("a", "w1", [0.2, 0.6, 0.8]), ("a", "w2", [0.5, 0.9]), ("b", "w1", [0.1]), ("b", "w2", [0.95])]
+    table = pd.DataFrame(
+        [{"scheduler": s, "world": w, "seed": k, "final": v} for s, w, vals in rows for k, v in enumerate(vals)]
+    )
+    prof = performance_profile(table, [0.0, 0.5, 0.55, 0.95]).set_index(["scheduler", "tau"])["fraction"]
+    # tau=0.5: w1 2/3, w2 1/2 (0.5 is not > 0.5) -> 7/12; pooled runs would give 3/5
+    assert prof[("a", 0.5)] == pytest.approx(7 / 12) and prof[("a", 0.55)] == pytest.approx(7 / 12)
+    assert prof[("a", 0.0)] == 1.0 and prof[("a", 0.95)] == 0.0
+    assert prof[("b", 0.5)] == pytest.approx(0.5) and prof[("b", 0.95)] == 0.0
+
+
+def test_ratio_interval_resamples_items_as_pairs() -> None:
+    num, den = np.array([1.0, 2.0, 4.0, 3.0, 0.5]), np.array([2.0, 2.0, 5.0, 3.0, 4.0])
+    iv = ratio_interval(num, den, seed=5, n_resamples=3000)
+    assert iv.point == pytest.approx(10.5 / 16.0)  # ratio of means, not mean of ratios (0.6)
+
+    def ratio(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+        return x.mean(axis=axis) / y.mean(axis=axis)
+
+    ref = sps.bootstrap(
+        (num, den), ratio, paired=True, method="percentile", n_resamples=3000, rng=np.random.default_rng(5)
+    ).confidence_interval
+    assert (iv.lo, iv.hi) == pytest.approx((ref.low, ref.high), rel=1e-12)
