@@ -187,3 +187,6 @@ def test_ratio_interval_resamples_items_as_pairs() -> None:
         (num, den), ratio, paired=True, method="percentile", n_resamples=3000, rng=np.random.default_rng(5)
     ).confidence_interval
     assert (iv.lo, iv.hi) == pytest.approx((ref.low, ref.high), rel=1e-12)
+    # a prompt without gradient noise (trace 0): resamples made of it alone have no ratio and are left out
+    lone = ratio_interval(np.array([0.0, 1.0, 2.0]), np.array([0.0, 2.0, 2.0]), seed=0)
+    assert lone.point == pytest.approx(0.75) and 0.0 <= lone.lo <= 0.75 <= lone.hi <= 1.0

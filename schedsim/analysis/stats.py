@@ -25,6 +25,7 @@ import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,8 +93,8 @@ def _bootstrap(
     seed: int,
     n_resamples: int,
     paired: bool = False,
-) -> tuple[float, float]:
-    """``(lo, hi)`` from :func:`scipy.stats.bootstrap` with a generator seeded by ``seed``.
+) -> Any:
+    """:func:`scipy.stats.bootstrap`'s result (``confidence_interval``, ``bootstrap_distribution``), seeded.
 
     ``statistic(*samples, axis=-1)`` must be vectorised over leading axes. Several samples make a stratified
     bootstrap (each stratum resampled within itself, its size kept), or with ``paired`` one resample of items
@@ -107,7 +108,7 @@ def _bootstrap(
             samples, statistic, n_resamples=n_resamples, vectorized=True, paired=paired, axis=-1,
             confidence_level=level, method=method, **{seeding: make_rng(seed)},
         )  # fmt: skip
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return result
 
 
 def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -151,7 +152,8 @@ def mean_interval(
         ci = stats.ttest_1samp(x, 0.0).confidence_interval(confidence_level=level)
         lo, hi = float(ci.low), float(ci.high)
     else:
-        lo, hi = _bootstrap((x,), _mean, method="BCa", level=level, seed=seed, n_resamples=n_resamples)
+        ci = _bootstrap((x,), _mean, method="BCa", level=level, seed=seed, n_resamples=n_resamples).confidence_interval
+        lo, hi = float(ci.low), float(ci.high)
     return Interval(point, lo, hi, int(x.size), method, level)
 
 
@@ -166,7 +168,8 @@ def ratio_interval(
     """``mean(num) / mean(den)`` over items with a percentile-bootstrap interval, items resampled as pairs.
 
     Used for a bin's SNR (signal and trace of the same prompts). Percentile, not BCa: the jackknife of a ratio
-    over a handful of prompts is unstable. NaN bounds if a resample's mean denominator is 0 (ratio undefined).
+    over a handful of prompts is unstable. Resamples whose mean denominator is 0 (ratio undefined) are left out
+    of the percentiles; NaN bounds if every resample is.
 
     Args:
         num: ``(items,)`` numerators (e.g. per-prompt ||E g||²).
@@ -178,10 +181,13 @@ def ratio_interval(
     point = float(_ratio_of_means(x, y))
     if x.size < 2:
         return Interval(point, np.nan, np.nan, int(x.size), "percentile", level)
-    lo, hi = _bootstrap(
+    boot = _bootstrap(
         (x, y), _ratio_of_means, method="percentile", level=level, seed=seed, n_resamples=n_resamples, paired=True
-    )
-    return Interval(point, lo, hi, int(x.size), "percentile", level)
+    ).bootstrap_distribution  # (n_resamples,)
+    if np.isnan(boot).all():
+        return Interval(point, np.nan, np.nan, int(x.size), "percentile", level)
+    lo, hi = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2])  # resamples with an undefined ratio left out
+    return Interval(point, float(lo), float(hi), int(x.size), "percentile", level)
 
 
 def _by_seed(units: pd.DataFrame, spec: str, metric: str) -> pd.Series:
@@ -346,7 +352,8 @@ def _stratified_interval(
     if all(np.ptp(s) == 0 for s in samples):  # every resample equals the data (BCa would be undefined)
         return point, point, point
     scipy_method = {"percentile": "percentile", "bca": "BCa"}[method]
-    lo, hi = _bootstrap(samples, statistic, method=scipy_method, level=level, seed=seed, n_resamples=n_resamples)
+    ci = _bootstrap(samples, statistic, method=scipy_method, level=level, seed=seed, n_resamples=n_resamples)
+    lo, hi = float(ci.confidence_interval.low), float(ci.confidence_interval.high)
     return point, lo, hi
 
 
