@@ -21,7 +21,6 @@ References:
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,13 +99,12 @@ def _bootstrap(
     bootstrap (each stratum resampled within itself, its size kept), or with ``paired`` one resample of items
     shared by all samples. NaN bounds when scipy cannot form them.
     """
-    seeding = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"  # scipy < 1.15
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # BCa on (near-)degenerate resamples: NaN, reported as such
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         result = stats.bootstrap(
             samples, statistic, n_resamples=n_resamples, vectorized=True, paired=paired, axis=-1,
-            confidence_level=level, method=method, **{seeding: make_rng(seed)},
+            confidence_level=level, method=method, rng=make_rng(seed),
         )  # fmt: skip
     return result
 
