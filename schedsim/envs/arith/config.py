@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from schedsim.core.params import check_choice, check_int, check_range
+from schedsim.envs.heads import check_head_options
 from schedsim.envs.spec import Preset, parse_config
 
 TRAINERS = ("grpo", "tb")
@@ -29,6 +30,7 @@ def check_rl_knobs(cfg: Any) -> None:
     check_choice("head", cfg.head, HEADS)
     check_choice("reduction", cfg.reduction, REDUCTIONS)
     check_choice("device", cfg.device.split(":")[0], ("auto", "cpu", "cuda"))
+    check_head_options(cfg.head_init, cfg.head_output, cfg.head_weight_decay)
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,13 @@ class ArithConfig:
         collapsed), ``clip``, linear ``warmup`` steps then cosine decay to ``decay_to`` x lr over ``horizon``
         steps; ``reduction`` ``all`` or ``mixed``; ``temperature`` of sampling.
     log Z head (the ``paced`` signal): ``head`` ``mlp`` (3 layers over frozen warm-start prompt embeddings) or
-        ``table`` (per prompt) or ``none``; ``kl_coef`` beta; ``head_lr``; ``head_hidden``; ``replay`` (TB only:
-        PACED-RL's error-prioritized replay of correct trajectories).
+        ``table`` (per prompt) or ``none``; ``kl_coef`` beta; ``head_lr`` (AdamW); ``head_hidden``; ``replay`` (TB
+        only: PACED-RL's error-prioritized replay of correct trajectories). [choice]s of :mod:`schedsim.envs.heads`:
+        ``head_init`` u = beta log Z of every prompt before any fit, default 0.5 (near the pool's starting pass
+        rate, which the warm start sets to about ``warm_threshold``..0.5; 0 with ``head_output=linear`` is a
+        zero-output head, p_hat = 0 everywhere); ``head_output`` ``sigmoid`` (default, u in (0, 1)), ``softplus``
+        (u > 0, the range of beta log Z* = p + beta KL) or ``linear`` (unbounded); ``head_weight_decay`` AdamW's
+        decoupled weight decay, default 0.1 (the paper's).
     Measurement: ``eval_samples`` per held-out problem; ``probe_prompts`` x ``probe_samples`` rollouts on fixed
         train prompts to measure estimator calibration.
     Compute: ``device`` (``auto``: CUDA when present), ``threads`` (torch CPU threads per process; 1 suits
@@ -80,6 +87,9 @@ class ArithConfig:
     kl_coef: float = 0.05
     head_lr: float = 1e-3
     head_hidden: int = 64
+    head_init: float = 0.5
+    head_output: str = "sigmoid"
+    head_weight_decay: float = 0.1
     replay: bool = False
     eval_samples: int = 2
     probe_prompts: int = 64
@@ -130,10 +140,11 @@ PRESETS = {
                 "n_eval_per_level": 20,
                 "n_layer": 1,
                 "n_embd": 64,
-                "warm_max_steps": 150,
+                "warm_lr": 2e-3,
+                "warm_max_steps": 1000,
                 "warm_check_every": 25,
                 "warm_batch": 128,
-                "warm_threshold": 0.2,
+                "warm_threshold": 0.4,
                 "probe_prompts": 16,
                 "probe_samples": 4,
                 "eval_samples": 1,
