@@ -42,7 +42,8 @@ class ArithConfig:
     Model: ``n_layer``, ``n_head``, ``n_embd`` (2 x 4 x 128: 0.4 M parameters).
     Warm start (supervised, on a uniform mix of all levels, cached on disk per configuration and seed): stop at
         the first check where sampled accuracy >= ``warm_threshold`` (stopping on accuracy, not steps: it jumps
-        quickly); ``warm_lr``, ``warm_batch``, ``warm_check_every``, ``warm_max_steps``.
+        quickly); ``warm_lr``, ``warm_batch``, ``warm_check_every``, ``warm_max_steps``. A start that reaches
+        ``warm_max_steps`` below the threshold raises ``WarmStartError`` naming the numbers (and is not cached).
     RL: ``trainer`` ``grpo`` or ``tb`` (trajectory balance anchored at pi_old, raw reward / kl_coef);
         ``advantage`` ``grpo`` or ``mean`` (GRPO trainer); Adam(0.9, 0.99) ``lr`` (3e-4 learned fastest; 1e-3
         collapsed), ``clip``, linear ``warmup`` steps then cosine decay to ``decay_to`` x lr over ``horizon``
@@ -51,8 +52,9 @@ class ArithConfig:
         ``table`` (per prompt) or ``none``; ``kl_coef`` beta; ``head_lr`` (AdamW); ``head_hidden``; ``replay`` (TB
         only: PACED-RL's error-prioritized replay of correct trajectories). [choice]s of :mod:`schedsim.envs.heads`:
         ``head_init`` u = beta log Z of every prompt before any fit, default 0.5 (near the pool's starting pass
-        rate, which the warm start sets to about ``warm_threshold``..0.5; 0 with ``head_output=linear`` is a
-        zero-output head, p_hat = 0 everywhere); ``head_output`` ``sigmoid`` (default, u in (0, 1)), ``softplus``
+        rate: the warm start stops once sampled accuracy reaches ``warm_threshold``; held-out accuracy started at
+        0.54 in the default world, 0.30 in ``tiny``; 0 with ``head_output=linear`` is a zero-output head, p_hat = 0
+        everywhere); ``head_output`` ``sigmoid`` (default, u in (0, 1)), ``softplus``
         (u > 0, the range of beta log Z* = p + beta KL) or ``linear`` (unbounded); ``head_weight_decay`` AdamW's
         decoupled weight decay, default 0.1 (the paper's).
     Measurement: ``eval_samples`` per held-out problem; ``probe_prompts`` x ``probe_samples`` rollouts on fixed
@@ -133,11 +135,13 @@ PRESETS = {
         Preset("add-sub", "addition and subtraction, 5 levels each (10 categories)", {"families": ("add", "sub")}),
         Preset(
             "tiny",
-            "3-digit addition, a 1-layer 64-wide model, small pools: smoke tests in seconds",
+            "3-digit addition, a 1-layer 64-wide model, small pools; warm start to 0.4 in ~250 steps (~5 s). "
+            "Smoke tests: a 3-scheduler 1-seed compare took 25 s at --budget 25600, 64 s at the default budget "
+            "(2 cores)",
             {
                 "width": 3,
                 "n_train_per_level": 100,
-                "n_eval_per_level": 20,
+                "n_eval_per_level": 30,
                 "n_layer": 1,
                 "n_embd": 64,
                 "warm_lr": 2e-3,
@@ -147,7 +151,7 @@ PRESETS = {
                 "warm_threshold": 0.4,
                 "probe_prompts": 16,
                 "probe_samples": 4,
-                "eval_samples": 1,
+                "eval_samples": 4,
             },
         ),
     )
