@@ -182,6 +182,27 @@ def test_arith_runs_through_the_runner_and_snr(cache: str, tmp_path) -> None:
     assert (table_snr["snr_hi"] >= table_snr["snr_lo"]).all() and table_snr["snr_analytic"].isna().all()
 
 
+def test_a_warm_start_below_its_threshold_is_an_error_naming_the_numbers(tmp_path) -> None:
+    from schedsim.envs.arith.trainer import WarmStartError
+
+    pattern = (
+        r"warm start stopped after 25 steps \(warm_max_steps=25\) at sampled accuracy 0\.\d{3} < "
+        r"warm_threshold=0\.95; accepted: .*raise warm_max_steps or warm_lr=0\.002"
+    )
+    with pytest.raises(WarmStartError, match=pattern):
+        make_env(f"arith:tiny,cache_dir={tmp_path},warm_max_steps=25,warm_threshold=0.95", seed=0)
+    assert not list(tmp_path.glob("arith-warm-*.pt"))  # a failed start is never cached
+    assert issubclass(WarmStartError, schedsim.SchedsimError)
+
+
+def test_arith_heads_start_at_the_prior_and_train_with_adamw(cache: str) -> None:
+    for head in ("mlp", "table"):
+        env = make_env(f"arith:tiny,cache_dir={cache},head={head},head_init=0.3,kl_coef=0.03", seed=0)
+        np.testing.assert_allclose(env.log_z(np.arange(env.pool.n)), 0.3 / 0.03, rtol=1e-5)  # u / beta = 10
+        assert isinstance(env.head_opt, torch.optim.AdamW)
+        assert env.head_opt.param_groups[0]["weight_decay"] == 0.1
+
+
 def test_arith_spec_errors() -> None:
     with pytest.raises(schedsim.SpecError, match="unknown arith preset 'huge'"):
         parse_env_spec("arith:huge")

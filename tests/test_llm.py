@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 transformers = pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
 
 from conftest import tiny_gpt2, tiny_tokenizer  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
@@ -82,6 +83,15 @@ def test_env_face_and_determinism(model_dir: str, data_file: str) -> None:
     tb = make_env(spec + ",trainer=tb,head=table", seed=0)
     tb.learn(tb.rollout(np.arange(4), 3))
     assert any(not (p == q).all() for p, q in zip(before, tb.model.parameters(), strict=True))
+
+
+def test_llm_head_starts_at_the_prior_and_trains_with_adamw(model_dir: str, data_file: str) -> None:
+    spec = f"llm:model={model_dir},data={data_file},max_new_tokens=4,head_init=0.3,kl_coef=0.03"
+    env = make_env(spec + ",head_weight_decay=0.2", seed=0)
+    np.testing.assert_allclose(env.log_z(np.arange(env.pool.n)), 0.3 / 0.03, rtol=1e-5)  # u / beta = 10
+    assert isinstance(env.head_opt, torch.optim.AdamW) and env.head_opt.param_groups[0]["weight_decay"] == 0.2
+    table = make_env(spec + ",head=table,head_output=softplus", seed=0)
+    np.testing.assert_allclose(table.log_z(np.arange(table.pool.n)), 10.0, rtol=1e-5)
 
 
 def test_lora_trains_only_adapters(model_dir: str, data_file: str) -> None:

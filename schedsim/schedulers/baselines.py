@@ -88,6 +88,14 @@ class PLRScheduler(ComposedScheduler):
         temperature: beta of the rank transform ``(1/rank)^(1/beta)``; 0.1.
         staleness: rho, weight of the staleness distribution; 0.1.
         init: p̂ of never-observed prompts [choice]; 0.5, i.e. the highest score, so unseen prompts come first.
+        batch: [choice] how a batch extends PLR's per-episode sampling: ``"distinct"`` (default; k distinct
+            prompts by successive sampling, one group per prompt as RLVR trainers use) or ``"replace"`` (k i.i.d.
+            draws, as PLR's code samples each actor's level independently). See
+            :class:`~schedsim.rules.priority.RankPrioritized` for what each does to the mixture.
+
+    Ranks are ordinal, ties broken at random by the scheduler's generator. ``metrics()`` adds
+    ``sched/staleness_share``: the expected fraction of the last batch's draws made by the staleness term,
+    the mean over drawn prompts of ``rho P_C(i) / P(i)`` (exactly rho in expectation under ``"replace"``).
 
     References:
         Jiang et al., Prioritized Level Replay, arXiv 2010.03934 (score p(1−p) per reference/schedulers.md §6).
@@ -105,6 +113,11 @@ class PLRScheduler(ComposedScheduler):
         temperature: float = 0.1,
         staleness: float = 0.1,
         init: float = 0.5,
+        batch: str = "distinct",
     ) -> None:
         est = EmpiricalEstimator(pool, init=init)
-        super().__init__(pool, est, RankPrioritized(pool, temperature=temperature, staleness=staleness), seed=seed)
+        rule = RankPrioritized(pool, temperature=temperature, staleness=staleness, batch=batch)
+        super().__init__(pool, est, rule, seed=seed)
+
+    def metrics(self) -> dict[str, float]:
+        return super().metrics() | {"sched/staleness_share": self.rule.staleness_share}

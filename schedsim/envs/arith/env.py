@@ -31,8 +31,10 @@ from schedsim.envs.arith.trainer import (
     MLPHead,
     TableHead,
     batch_tensors,
+    check_warm_start,
     fit_head,
     head_baseline,
+    head_optimizer,
     optimise,
     policy_loss,
     sampled_accuracy,
@@ -100,7 +102,7 @@ class ArithEnv:
         self.gen.manual_seed(seed + 1)  # the RL stream does not depend on whether the warm start was cached
         self.head = self._build_head(seed)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-        self.head_opt = None if self.head is None else torch.optim.Adam(self.head.parameters(), lr=cfg.head_lr)
+        self.head_opt = head_optimizer(self.head, cfg)
         self.replay = AccuracyErrorReplay(seed=seed) if cfg.replay and cfg.trainer == "tb" else None
         probe_rng = make_rng(cfg.task_seed + 1)
         self.probe_ids = np.sort(
@@ -126,18 +128,24 @@ class ArithEnv:
         path = root / f"arith-warm-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            loaded = False
             if path.exists():
                 initial = {k: v.clone() for k, v in self.model.state_dict().items()}
                 try:
                     saved = torch.load(path, map_location=self.device, weights_only=True)
                     self.model.load_state_dict(saved["model"])
-                    return {k: float(v) for k, v in saved["info"].items()} | {"warm/cached": 1.0}
+                    info = {k: float(v) for k, v in saved["info"].items()}
+                    loaded = True
                 except Exception as exc:  # a damaged cache entry is recomputed from the seeded start, never trusted
                     self.model.load_state_dict(initial)
                     warnings.warn(
                         f"warm-start cache {path} unreadable ({type(exc).__name__}); recomputing", stacklevel=2
                     )
+            if loaded:
+                check_warm_start(info, cfg)
+                return info | {"warm/cached": 1.0}
             info = warm_start(self.model, self.train, cfg, self.gen, self.device)
+            check_warm_start(info, cfg)  # a start that missed its threshold is never cached
             fd, tmp = tempfile.mkstemp(dir=root, suffix=".pt")
             os.close(fd)
             torch.save({"model": {k: v.cpu() for k, v in self.model.state_dict().items()}, "info": info}, tmp)
@@ -149,13 +157,13 @@ class ArithEnv:
         if cfg.head == "none":
             return None
         if cfg.head == "table":
-            return TableHead(self.train.n).to(self.device)
+            return TableHead(self.train.n, cfg.head_init, cfg.head_output).to(self.device)
         with torch.no_grad():  # frozen prompt embeddings of the reference (warm-start) model
             prompts = torch.as_tensor(self.train.prompts, device=self.device)
             emb = self.model.hidden(prompts, torch.ones_like(prompts, dtype=torch.bool)).mean(dim=1)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 2)
-            return MLPHead(emb, cfg.head_hidden).to(self.device)
+            return MLPHead(emb, cfg.head_hidden, cfg.head_init, cfg.head_output).to(self.device)
 
     # -- the environment face -----------------------------------------------------------------------------------
     def log_z(self, ids: np.ndarray) -> np.ndarray:

@@ -16,9 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from schedsim.core.errors import SchedsimError
 from schedsim.core.seeding import make_rng
 from schedsim.envs.arith.model import GPT
 from schedsim.envs.arith.tasks import EOS, PAD, ProblemSet, verify
+from schedsim.envs.heads import output_offset
 
 
 def sampled_accuracy(
@@ -65,30 +67,80 @@ def warm_start(model: GPT, train: ProblemSet, cfg, gen: torch.Generator, device:
     return {"warm/steps": float(step), "warm/check_acc": acc}
 
 
-class MLPHead(nn.Module):
-    """u(x) = beta log Z_phi(x): a 3-layer MLP over frozen prompt embeddings of the reference (warm-start) model."""
+class WarmStartError(SchedsimError):
+    """The supervised warm start ended below its accuracy threshold: RL from it would be meaningless."""
 
-    def __init__(self, embeddings: torch.Tensor, hidden: int) -> None:
+
+def check_warm_start(info: dict[str, float], cfg) -> None:
+    """Raise :class:`WarmStartError` naming the numbers when ``info`` ended below ``cfg.warm_threshold``.
+
+    Below the threshold most groups are all-fail, so GRPO has no gradient and every scheduler ties at ~0:
+    stopping with a warning would still print confidence intervals over noise.
+    """
+    if info["warm/check_acc"] < cfg.warm_threshold:
+        raise WarmStartError(
+            f"warm start stopped after {int(info['warm/steps'])} steps (warm_max_steps={cfg.warm_max_steps}) at "
+            f"sampled accuracy {info['warm/check_acc']:.3f} < warm_threshold={cfg.warm_threshold:g}; accepted: "
+            f"a configuration that reaches it (raise warm_max_steps or warm_lr={cfg.warm_lr:g}, or lower "
+            "warm_threshold)"
+        )
+
+
+def output_map(output: str, z: torch.Tensor) -> torch.Tensor:
+    """u = f(z) for the head's output map (:mod:`schedsim.envs.heads`): sigmoid, softplus or identity."""
+    if output == "sigmoid":
+        return torch.sigmoid(z)
+    if output == "softplus":
+        return nn.functional.softplus(z)
+    return z
+
+
+class MLPHead(nn.Module):
+    """u(x) = beta log Z_phi(x) = f(offset + MLP(emb(x))): a 3-layer MLP over frozen prompt embeddings.
+
+    The embeddings are those of the reference (warm-start) model. The last layer starts at zero, so a fresh head
+    predicts ``init`` for every prompt; ``f`` bounds u (``sigmoid``: (0, 1), ``softplus``: (0, inf), ``linear``:
+    none). Train it with AdamW (weight decay 0.1, the paper's), which shrinks it toward the prior ``init``.
+
+    References:
+        Kim et al., arXiv 2602.12642 (2026).
+    """
+
+    def __init__(self, embeddings: torch.Tensor, hidden: int, init: float = 0.5, output: str = "sigmoid") -> None:
         super().__init__()
         self.register_buffer("emb", embeddings)
         d = embeddings.shape[1]
         self.net = nn.Sequential(
             nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
         )
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.output = output
+        self.offset = output_offset(output, init)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.net(self.emb[ids])[:, 0]
+        return output_map(self.output, self.offset + self.net(self.emb[ids])[:, 0])
 
 
 class TableHead(nn.Module):
-    """u(x) per prompt (the PACED-RL ablation): one free parameter per prompt, starting at 0."""
+    """u(x) = f(offset + a_x) per prompt (the PACED-RL ablation): one free parameter per prompt, starting at 0,
+    so every prompt starts at ``init``; ``f`` bounds u as in :class:`MLPHead`."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, init: float = 0.5, output: str = "sigmoid") -> None:
         super().__init__()
         self.u = nn.Parameter(torch.zeros(n))
+        self.output = output
+        self.offset = output_offset(output, init)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.u[ids]
+        return output_map(self.output, self.offset + self.u[ids])
+
+
+def head_optimizer(head: nn.Module | None, cfg) -> torch.optim.Optimizer | None:
+    """AdamW over the head's parameters at ``head_lr`` with decoupled ``head_weight_decay`` (the paper: 0.1)."""
+    if head is None:
+        return None
+    return torch.optim.AdamW(head.parameters(), lr=cfg.head_lr, weight_decay=cfg.head_weight_decay)
 
 
 def lr_factor(step: int, cfg) -> float:

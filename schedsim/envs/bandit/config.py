@@ -7,6 +7,7 @@ from typing import Any
 
 from schedsim.core.errors import ParameterError
 from schedsim.core.params import check_choice, check_int, check_range
+from schedsim.envs.heads import check_head_options
 from schedsim.envs.spec import Preset, parse_config
 
 ADVANTAGES = ("grpo", "mean", "rloo")
@@ -41,8 +42,15 @@ class BanditConfig:
     PACED-RL signal:
         head: log Z head: ``mlp`` (amortised over features + category, 3 layers), ``table`` (per prompt),
             ``none``.
-        kl_coef: beta of the trajectory-balance loss; head_lr: Adam lr of the MLP head; table_lr: SGD lr of
+        kl_coef: beta of the trajectory-balance loss; head_lr: AdamW lr of the MLP head; table_lr: SGD lr of
             the table head (1 = jump to the latest batch's target); head_hidden: MLP width.
+        head_init: [choice] u = beta log Z of every prompt before any fit. Default 0.5: the default pool's
+            starting mean pass rate (0.50: offsets symmetric around 0) and tau; 0 with ``head_output=linear``
+            is a zero-output head (p_hat = 0 everywhere, which makes greedy selection re-pick what it has seen).
+        head_output: [choice] bound of u: ``sigmoid`` (default; u in (0, 1), the range of a pass rate),
+            ``softplus`` (u > 0, the range of beta log Z* = p + beta KL) or ``linear`` (unbounded); the table
+            head projects onto [0, 1], [0, inf) or nothing.
+        head_weight_decay: decoupled (AdamW) weight decay of the MLP head; default 0.1, the paper's.
         embed_visibility: [choice] correlation between one extra input of the MLP head (the "embedding" of the
             prompt) and the prompt's hidden within-category difficulty offset: 0 = the embedding says nothing
             about it (the head can only learn category-level difficulty), 1 = it reveals it. Default 0.5.
@@ -71,6 +79,9 @@ class BanditConfig:
     head_lr: float = 0.01
     table_lr: float = 0.5
     head_hidden: int = 32
+    head_init: float = 0.5
+    head_output: str = "sigmoid"
+    head_weight_decay: float = 0.1
     embed_visibility: float = 0.5
     replay: bool = False
     replay_weight: float = 1.0
@@ -98,6 +109,7 @@ class BanditConfig:
         check_range("head_lr", self.head_lr, 0.0, None, lo_open=True)
         check_range("table_lr", self.table_lr, 0.0, 1.0, lo_open=True)
         check_int("head_hidden", self.head_hidden, 1)
+        check_head_options(self.head_init, self.head_output, self.head_weight_decay)
         check_range("embed_visibility", self.embed_visibility, 0.0, 1.0)
         check_range("replay_weight", self.replay_weight, 0.0, None)
 

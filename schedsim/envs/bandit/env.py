@@ -17,7 +17,7 @@ from schedsim.core.pool import PromptPool
 from schedsim.core.seeding import make_rng
 from schedsim.envs.bandit.config import BanditConfig
 from schedsim.envs.bandit.learner import Optimiser, gradient_terms
-from schedsim.envs.bandit.logz import MLPHead, TableHead, bernoulli_kl, bernoulli_logratio
+from schedsim.envs.bandit.logz import MLPHead, TableHead, bernoulli_kl, tb_targets
 from schedsim.schedulers.paced import AccuracyErrorReplay
 
 
@@ -95,12 +95,21 @@ class BanditEnv:
         if cfg.head == "none":
             return None
         if cfg.head == "table":
-            return TableHead(cfg.n_train, cfg.table_lr)
+            return TableHead(cfg.n_train, cfg.table_lr, init=cfg.head_init, output=cfg.head_output)
         onehot_cat = np.eye(cfg.n_categories)[self.train.category]
         feats = np.eye(cfg.n_train) if self.train.features is None else self.train.features
         vis = cfg.embed_visibility  # a noisy view of the hidden difficulty, as a real prompt embedding might carry
         clue = vis * self.train.hidden + np.sqrt(1 - vis**2) * rng.standard_normal(cfg.n_train)
-        return MLPHead(np.hstack([feats, onehot_cat, clue[:, None]]), cfg.head_hidden, cfg.head_lr, rng)
+        inputs = np.hstack([feats, onehot_cat, clue[:, None]])
+        return MLPHead(
+            inputs,
+            cfg.head_hidden,
+            cfg.head_lr,
+            rng,
+            init=cfg.head_init,
+            output=cfg.head_output,
+            weight_decay=cfg.head_weight_decay,
+        )
 
     # -- the environment face ------------------------------------------------------------------------------
     def pass_rates(self, ids: np.ndarray | None = None, *, pool: str = "train") -> np.ndarray:
@@ -180,8 +189,7 @@ class BanditEnv:
             return
         p_new = self.pass_rates(ids)
         self.kl_last = float(bernoulli_kl(p_old, p_new).mean())
-        logratio = bernoulli_logratio(rewards, p_new[:, None], p_old[:, None])  # (m, G)
-        targets = (rewards - self.config.kl_coef * logratio).mean(axis=1)  # optimum of u = beta log Z
+        targets = tb_targets(rewards, p_new, p_old, self.config.kl_coef)  # optimum of u = beta log Z
         if replayed is not None and replayed[0].size:
             ids = np.concatenate([ids, replayed[0]])
             targets = np.concatenate([targets, np.ones(replayed[0].size)])  # r = 1, logratio ~ 0

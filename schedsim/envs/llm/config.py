@@ -22,7 +22,10 @@ class LLMConfig:
     Training: ``trainer`` ``grpo`` | ``tb``, ``advantage`` ``grpo`` | ``mean``, ``lr`` (AdamW), ``clip``,
     ``warmup``/``decay_to``/``horizon`` (schedule), ``reduction``; ``lora`` (via peft) with ``lora_r``.
     log Z head for ``paced``: ``head`` ``mlp`` (over frozen mean-pooled prompt states of the initial model) |
-    ``table`` | ``none``; ``kl_coef``, ``head_lr``, ``head_hidden``. ``eval_samples`` per held-out problem;
+    ``table`` | ``none``; ``kl_coef``, ``head_lr`` (AdamW), ``head_hidden``; ``head_init`` (default 0.5: u = beta log Z
+    of every prompt before any fit, a prior at a mid-range starting pass rate; set it to the model's measured
+    starting accuracy when known), ``head_output`` ``sigmoid`` (default, u in (0, 1)) | ``softplus`` (u > 0) |
+    ``linear`` (unbounded), ``head_weight_decay`` (AdamW, default 0.1 as the paper); see :mod:`schedsim.envs.heads`. ``eval_samples`` per held-out problem;
     ``device`` ``auto`` | ``cpu`` | ``cuda``; ``threads`` (0 = torch default).
     """
 
@@ -48,6 +51,9 @@ class LLMConfig:
     kl_coef: float = 0.05
     head_lr: float = 1e-3
     head_hidden: int = 64
+    head_init: float = 0.5
+    head_output: str = "sigmoid"
+    head_weight_decay: float = 0.1
     eval_samples: int = 1
     device: str = "auto"
     threads: int = 0

@@ -23,6 +23,7 @@ from schedsim.envs.arith.trainer import (
     batch_tensors,
     fit_head,
     head_baseline,
+    head_optimizer,
     optimise,
     policy_loss,
 )
@@ -74,7 +75,7 @@ class LLMEnv:
         self.rng = make_rng(seed + 1)
         self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr)
         self.head = self._build_head(seed)
-        self.head_opt = None if self.head is None else torch.optim.Adam(self.head.parameters(), lr=cfg.head_lr)
+        self.head_opt = head_optimizer(self.head, cfg)
         self._pending: tuple | None = None
         self._probe: np.ndarray | None = None
         self.probe_ids = np.sort(
@@ -133,7 +134,7 @@ class LLMEnv:
         if cfg.head == "none":
             return None
         if cfg.head == "table":
-            return TableHead(self.pool.n).to(self.device)
+            return TableHead(self.pool.n, cfg.head_init, cfg.head_output).to(self.device)
         states = []
         with torch.no_grad():  # frozen mean-pooled prompt states of the initial model: the "embedding"
             for start in range(0, self.pool.n, 16):
@@ -143,7 +144,7 @@ class LLMEnv:
                 states.append((out.hidden_states[-1] * mask).sum(1) / mask.sum(1))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 2)
-            return MLPHead(torch.cat(states).float(), cfg.head_hidden).to(self.device)
+            return MLPHead(torch.cat(states).float(), cfg.head_hidden, cfg.head_init, cfg.head_output).to(self.device)
 
     # -- sampling and log-probs --------------------------------------------------------------------------------
     def _generate(self, texts: list[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
