@@ -38,8 +38,8 @@ test: lint $(BIN)/.installed-integrations
 MUTANTS ?=
 MUTATION_CHILDREN ?= 1
 mutation: $(BIN)/.installed
-	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
-	$(BIN)/mutmut results
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
+	$(BIN)/python analysis/mutation_score.py --survivors
 
 bench: $(BIN)/.installed
 	$(BIN)/python analysis/bench_schedulers.py
