@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -55,13 +57,18 @@ def test_reward_range_checks_at_the_boundaries() -> None:
     ok.require_binary_rewards("x")
     with pytest.raises(schedsim.FeedbackError, match=r"x needs rewards in \[0, 1\] \(pass/fail\); got -0.1"):
         schedsim.Feedback(np.array([0]), np.array([[1.0, -0.1]])).require_unit_rewards("x")
+    with pytest.raises(schedsim.FeedbackError, match=r"got 1.2$"):  # the message names the bad value, not 0 or 0.5
+        schedsim.Feedback(np.array([0]), np.array([[0.0, 0.5, 1.2]])).require_unit_rewards("x")
     with pytest.raises(schedsim.FeedbackError, match=r"x needs binary rewards; got 1.5"):
         schedsim.Feedback(np.array([0]), np.array([[1.0, 1.5]])).require_binary_rewards("x")
 
 
 def test_means_of_an_empty_group_is_nan_and_per_prompt_skips_it() -> None:
     fb = schedsim.Feedback(np.array([2, 5]), np.array([[np.nan, np.nan], [1.0, 0.0]]))
-    assert np.isnan(fb.means()[0]) and fb.means()[1] == 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an empty group is documented: no 0/0 RuntimeWarning
+        means = fb.means()
+    assert np.isnan(means[0]) and means[1] == 0.5
     ids, sums, counts = fb.per_prompt()
     assert ids.tolist() == [5] and sums.tolist() == [1.0] and counts.tolist() == [2.0]
 
@@ -85,8 +92,19 @@ def test_single_and_empty_groups() -> None:
     assert adv[0, 1] == pytest.approx(0.7 / (1 + 1e-6)) and np.isnan(adv[1]).all()
     np.testing.assert_allclose(group_advantages(np.array([[0.7]]), std="none"), [[0.7]])  # G = 1, full: mean 0
     np.testing.assert_allclose(group_advantages(np.array([[0.7]])), [[0.7 / (1 + 1e-6)]])
+    # population std of one rollout is 0, but a single rollout keeps std 1 (verl), so A = r, not r / eps
+    np.testing.assert_allclose(group_advantages(np.array([[np.nan, 0.7]]), std="population")[0, 1], 0.7 / (1 + 1e-6))
     with pytest.raises(schedsim.ParameterError, match="std='bessel' is not accepted"):
         group_advantages(np.zeros((1, 2)), std="bessel")
+
+
+@pytest.mark.parametrize("std", ["unbiased", "population", "none"])
+def test_empty_and_single_groups_raise_no_numpy_warnings(std: str) -> None:
+    rewards = np.array([[np.nan, np.nan, np.nan], [np.nan, 1.0, np.nan], [1.0, 0.0, np.nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 on a documented case would warn in every training step
+        adv = group_advantages(rewards, std=std)
+    assert np.isnan(adv[0]).all() and np.isfinite(adv[1, 1]) and np.isfinite(adv[2, :2]).all()
 
 
 @st.composite
