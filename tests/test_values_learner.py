@@ -320,3 +320,21 @@ def test_any_batch_steps_by_the_closed_form(
         expected = expected * clip / norm
     env.learn(feedback, weights=weights, reduction=reduction)
     np.testing.assert_allclose(env.theta, 0.5 * expected, rtol=1e-9, atol=1e-12)
+
+
+def test_rloo_with_two_and_with_one_rollout() -> None:
+    # G = 2, rewards (1, 0): leave-one-out A = (1 - 0, 0 - 1) = (1, -1), a = (1/2)(1 * 1) = 1/2 (mean-centred: 1/4)
+    env = sgd_env(features="onehot", n_train=4, score_noise=0.0, advantage="rloo")
+    env.learn(fb([2], [[1, 0]]))
+    np.testing.assert_allclose(env.theta, [0, 0, 0.5, 0])
+    for kind, scale in (("rloo", 1.0), ("mean", 1.0), ("grpo", 1 / (1 + EPS))):
+        # G = 1: no group baseline (verl keeps A = r), so a = r: plain REINFORCE; two groups, lr 1
+        one = sgd_env(features="onehot", n_train=4, score_noise=0.0, advantage=kind)
+        one.learn(fb([1, 2], [[1], [0]]))
+        np.testing.assert_allclose(one.theta, [0, scale / 2, 0, 0], rtol=1e-12)
+
+
+def test_adam_epsilon_is_added_to_the_root() -> None:
+    adam = Optimiser(2, "adam", 0.1, clip=0.0)
+    step, _ = adam.step(np.array([1.0, 1e-8]))  # first step: d / (|d| + 1e-8): 1/(1 + 1e-8) and 1/2
+    np.testing.assert_allclose(step, [0.1 / (1 + 1e-8), 0.05])
