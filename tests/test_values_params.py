@@ -182,3 +182,37 @@ def test_category_observed_with_a_single_rollout() -> None:
     assert reward[0] == pytest.approx(1 / (1 + 1e-6))  # GRPO-normalised: std 1 for one rollout
     np.testing.assert_allclose(q.q, [1.0, 0.5, 0.0])  # a single rollout keeps A = r (verl), |A| = 1
     np.testing.assert_allclose(q.last_reward, [1.0, 0.5, np.nan])
+
+
+@pytest.mark.parametrize(
+    ("spec", "read", "want"),
+    [
+        ("mopps:tau=0.2,pool_factor=3", lambda s: (s.rule.tau, s.rule.pool_factor, s.rule.pool), (0.2, 3, POOL)),
+        ("spo:replace=true,eps=0.1", lambda s: (s.rule.replace, s.rule.kernel.eps, s.rule.pool), (True, 0.1, POOL)),
+        (
+            "plr:init=0.2,temperature=0.3,staleness=0.4",
+            lambda s: (s.estimator.init, s.rule.temperature, s.rule.staleness, s.rule.pool),
+            (0.2, 0.3, 0.4, POOL),
+        ),
+        ("gaussian:estimator=logz", lambda s: (s.estimator.kl_coef, s.rule.pool), (0.05, POOL)),
+        ("gaussian:estimator=logz,kl_coef=0.02", lambda s: s.estimator.kl_coef, 0.02),
+        ("gaussian:replace=true", lambda s: (s.rule.replace, s.distinct), (True, False)),
+        ("paced:estimator=ema,ema_decay=0.3,init=0.1", lambda s: (s.estimator.decay, s.estimator.init), (0.3, 0.1)),
+        ("beta:estimator=logz,kl_coef=0.02", lambda s: s.estimator.kl_coef, 0.02),
+        ("sec:update_unseen=false,adv_std=none", lambda s: (s.values.update_unseen, s.values.adv_std), (False, "none")),
+    ],
+)
+def test_preset_parameters_reach_their_parts(spec: str, read, want) -> None:
+    assert read(schedsim.make_scheduler(spec, pool=POOL)) == want
+
+
+@pytest.mark.parametrize("spec", ["uniform", "beta", "gaussian", "sec", "mopps", "spo", "plr"])
+def test_the_seed_reaches_the_private_generator(spec: str) -> None:
+    pool = schedsim.PromptPool(n=40, category=np.arange(40) % 4)
+
+    def picks(seed: int) -> list[list[int]]:
+        s = schedsim.make_scheduler(spec, pool=pool, seed=seed)
+        return [s.select(5).tolist() for _ in range(4)]
+
+    assert picks(7) == picks(7)  # same seed, same batches
+    assert picks(7) != picks(8)  # a different seed draws differently (4 batches of 5 from 40)
