@@ -3,6 +3,8 @@ importance weights (reference/schedulers.md §1, component 2)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,43 @@ def test_replay_rejects_bad_input_with_messages() -> None:
         buf.add(np.array([0]), np.array([[1.0]]), np.array([np.nan]))
     with pytest.raises(schedsim.StateError, match="lengths differ"):
         buf.load_state_dict({"ids": [1], "payloads": [], "priority": [], "age": [], "clock": 0, "rng": {}})
+
+
+def test_replay_defaults_are_the_papers() -> None:
+    buf = schedsim.AccuracyErrorReplay()
+    assert (buf.capacity, buf.add_per_step, buf.replay_per_step) == (128, 64, 16)
+    assert (buf.eviction, buf.sampling, buf.is_exponent, buf.remove_on_replay) == ("priority", "priority", 0.0, False)
+    assert len(buf) == 0 and buf.sample() == []
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"capacity": 0}, "capacity=0 is out of range; accepted: an integer in [1, inf]"),
+        ({"add_per_step": -1}, "add_per_step=-1 is out of range; accepted: an integer in [0, inf]"),
+        ({"replay_per_step": -1}, "replay_per_step=-1 is out of range; accepted: an integer in [0, inf]"),
+        ({"eviction": "lru"}, "eviction='lru' is not accepted; accepted: 'priority', 'fifo'"),
+        ({"sampling": "greedy"}, "sampling='greedy' is not accepted; accepted: 'priority', 'uniform'"),
+        ({"is_exponent": 1.5}, "is_exponent=1.5 is out of range; accepted: a number in [0, 1]"),
+        ({"is_exponent": -0.5}, "is_exponent=-0.5 is out of range; accepted: a number in [0, 1]"),
+    ],
+)
+def test_replay_parameters_are_checked(kw: dict, message: str) -> None:
+    with pytest.raises(schedsim.ParameterError, match=f"^{re.escape(message)}$"):
+        schedsim.AccuracyErrorReplay(**kw)
+
+
+def test_state_roundtrip_keeps_contents_order_and_clock() -> None:
+    buf = buffer(capacity=3, add_per_step=4, seed=5)
+    buf.add(np.array([0, 1]), np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([0.1, 0.3]))
+    clone = buffer(capacity=3, add_per_step=4, seed=6)
+    clone.load_state_dict(buf.state_dict())
+    assert clone.state_dict()["clock"] == 3 and contents(clone) == contents(buf)
+    for b in (buf, clone):  # the same next insertion, eviction and draw
+        b.add(
+            np.array([2]), np.array([[1.0, 0.0]]), np.array([0.0])
+        )  # priority 0.5 evicts prompt 0's 0.4 (prompt 1 has 0.7)
+    assert contents(clone) == contents(buf) == [(1, 0.7), (1, 0.7), (2, 0.5)]
+    assert [it.payload for it in clone.sample(2)] == [it.payload for it in buf.sample(2)]
+    with pytest.raises(schedsim.StateError, match=r"corrupt replay state; accepted keys: \['ids', 'payloads'"):
+        clone.load_state_dict([1, 2])
