@@ -216,3 +216,13 @@ def test_the_seed_reaches_the_private_generator(spec: str) -> None:
 
     assert picks(7) == picks(7)  # same seed, same batches
     assert picks(7) != picks(8)  # a different seed draws differently (4 batches of 5 from 40)
+
+
+def test_the_seed_reaches_paced_tie_breaks() -> None:
+    table = schedsim.LogZTable(40, init=10.0)  # every p-hat 0.5: all tied, the generator picks
+
+    def picks(seed: int) -> list[list[int]]:
+        s = schedsim.make_scheduler("paced", pool=schedsim.PromptPool(n=40), seed=seed, log_z=table)
+        return [s.select(5).tolist() for _ in range(3)]
+
+    assert picks(7) == picks(7) and picks(7) != picks(8)

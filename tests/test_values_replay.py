@@ -4,6 +4,7 @@ importance weights (reference/schedulers.md §1, component 2)."""
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -151,3 +152,47 @@ def test_state_roundtrip_keeps_contents_order_and_clock() -> None:
     assert [it.payload for it in clone.sample(2)] == [it.payload for it in buf.sample(2)]
     with pytest.raises(schedsim.StateError, match=r"corrupt replay state; accepted keys: \['ids', 'payloads'"):
         clone.load_state_dict([1, 2])
+
+
+def test_the_seed_makes_sampling_reproducible() -> None:
+    def draws(seed: int) -> list[int]:
+        buf = buffer(capacity=50, add_per_step=50, seed=seed)
+        buf.add(np.arange(10), np.ones((10, 1)), np.linspace(0.0, 0.9, 10))  # ten priorities 1 .. 0.1
+        return [it.prompt_id for _ in range(5) for it in buf.sample(3)]
+
+    assert draws(11) == draws(11) and draws(11) != draws(12)
+
+
+def test_fifo_evicts_several_at_once() -> None:
+    buf = buffer(capacity=2, add_per_step=4, eviction="fifo")
+    buf.add(np.array([0, 1]), np.array([[1.0], [1.0]]), np.array([0.0, 0.0]))
+    buf.add(np.array([2, 3]), np.array([[1.0], [1.0]]), np.array([0.0, 0.0]))  # two over capacity: both old go
+    assert sorted(buf.state_dict()["ids"]) == [2, 3]
+
+
+def test_all_missing_groups_are_skipped_silently() -> None:
+    buf = buffer(capacity=4, add_per_step=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice" for a group without rollouts
+        added = buf.add(np.array([0, 1]), np.array([[np.nan, np.nan], [1.0, np.nan]]), np.array([0.5, 0.25]))
+    assert added == 1 and contents(buf) == [(1, 0.75)]
+
+
+def test_zero_priority_items_stay_reachable_with_the_largest_weight() -> None:
+    buf = buffer(capacity=4, add_per_step=4, is_exponent=1.0)
+    buf.add(np.array([0, 1]), np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([0.5, 0.0]))  # priorities 0 and 0.5
+    # P = (1e-6, 0.5 + 1e-6) / (0.5 + 2e-6): the rare zero-error item gets weight 1, the other ~ 2e-6
+    weights = {it.prompt_id: it.weight for it in buf.sample(2)}
+    assert weights[0] == 1.0 and weights[1] == pytest.approx(1e-6 / (0.5 + 1e-6), rel=1e-6)
+
+
+def test_replay_messages_in_full() -> None:
+    buf = buffer()
+    with pytest.raises(
+        schedsim.FeedbackError, match=r"^replay needs binary rewards \(NaN = missing\) and finite p_hat$"
+    ):
+        buf.add(np.array([0]), np.array([[0.5]]), np.array([0.0]))
+    with pytest.raises(schedsim.StateError, match=r"^corrupt replay state: ids/payloads/priority/age lengths differ$"):
+        buf.load_state_dict({"ids": [1], "payloads": [], "priority": [], "age": [], "clock": 0, "rng": {}})
+    with pytest.raises(schedsim.ParameterError, match=r"^n=-1 is out of range; accepted: an integer in \[0, inf\]$"):
+        buf.sample(-1)
