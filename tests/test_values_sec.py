@@ -51,3 +51,15 @@ def test_fallback_when_the_remaining_arms_have_zero_probability() -> None:
     s = sec([0, 1, 2], [1000.0, 0.0, 0.0])  # softmax underflows: P = (1, 0, 0)
     ids = s.select(3)  # arm 0 is exhausted after one slot: the rest is uniform over arms with prompts left
     assert sorted(ids.tolist()) == [0, 1, 2] and ids[0] == 0
+
+
+def test_uniform_reports_the_epoch_count() -> None:
+    s = schedsim.make_scheduler("uniform", pool=schedsim.PromptPool(n=4), seed=0)
+    assert s.metrics()["sched/epoch"] == 0.0  # nothing drawn yet
+    s.select(3)
+    assert s.metrics()["sched/epoch"] == 0.0 and s.rule.epoch == 0  # the first epoch is epoch 0
+    s.select(3)  # crosses into the second epoch
+    assert s.metrics()["sched/epoch"] == 1.0
+    s.select(4)
+    s.select(4)
+    assert s.rule.epoch == 3 and s.metrics()["sched/epoch"] == 3.0  # 14 draws over a pool of 4
