@@ -98,3 +98,29 @@ def test_one_hot_gradient_samples_move_only_their_own_skill() -> None:
     assert samples.shape == (2, 50, 6)
     assert (np.delete(samples[0], 4, axis=1) == 0).all() and (np.delete(samples[1], 1, axis=1) == 0).all()
     assert (samples[0, :, 4] >= 0).all() and samples[0, :, 4].max() > 0  # a = A·r / G >= 0 for binary rewards
+
+
+def test_pass_rates_start_at_sigmoid_of_minus_offset() -> None:
+    env = BanditEnv(BanditConfig(n_train=20, n_test=10, head="none"), seed=2)
+    np.testing.assert_allclose(env.pass_rates(), 1 / (1 + np.exp(env.train.offsets)))  # theta = 0: p = sigmoid(-b)
+    np.testing.assert_allclose(env.pass_rates(pool="test"), 1 / (1 + np.exp(env.test.offsets)))
+
+
+def test_without_a_head_rollouts_carry_no_log_z_and_log_z_says_why() -> None:
+    env = BanditEnv(BanditConfig(n_train=20, n_test=10, head="none"), seed=2)
+    assert env.rollout(np.array([1, 2]), 3).log_z is None
+    with pytest.raises(
+        schedsim.ParameterError,
+        match=r"^this bandit env has head='none'; accepted: head='mlp' or head='table' for log Z$",
+    ):
+        env.log_z(np.array([1]))
+
+
+def test_one_hot_probe_values_are_the_closed_form_coefficients() -> None:
+    env = BanditEnv(BanditConfig(features="onehot", n_train=6, n_test=6, head="none", score_noise=0.0), seed=0)
+    samples = env.gradient_samples(np.array([4]), 4, 200)[0, :, 4]
+    # grpo, G = 4: a(s) = v / (s_u + 1e-6) with v = s(4-s)/16, s_u = sqrt(4/3 v): 0, 0.3750, 0.4330 (s = 0..4)
+    s = np.arange(5)
+    v = s * (4 - s) / 16
+    allowed = v / (np.sqrt(4 / 3 * v) + 1e-6)
+    assert np.isin(np.round(samples, 9), np.round(allowed, 9)).all() and len(set(np.round(samples, 9))) >= 2

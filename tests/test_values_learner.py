@@ -151,12 +151,12 @@ def test_clipping_rescales_the_mean_direction_to_the_clip_norm() -> None:
 
 def test_drift_and_forgetting_in_that_order() -> None:
     env = sgd_env(advantage="mean", score_noise=0.0, forget=0.2, drift=0.05)
-    env.theta[:] = 1.0
+    env.theta[:] = 2.0
     rng = copy.deepcopy(env.rng)
     rng.standard_normal(env.theta.shape[0])  # the (zero-scaled) score-noise draw comes first
     drift = rng.standard_normal(env.theta.shape[0])
     env.learn(fb([0], [[1, 1]]))  # no signal
-    np.testing.assert_allclose(env.theta, 0.8 * 1.0 + 0.05 * drift)  # theta0 = 0: pulled back 20 %, then drift
+    np.testing.assert_allclose(env.theta, 0.8 * 2.0 + 0.05 * drift)  # theta0 = 0: pulled back 20 %, then drift
 
 
 # -- the log Z head's target (trajectory balance) ------------------------------------------------------------------
