@@ -124,3 +124,16 @@ def test_one_hot_probe_values_are_the_closed_form_coefficients() -> None:
     v = s * (4 - s) / 16
     allowed = v / (np.sqrt(4 / 3 * v) + 1e-6)
     assert np.isin(np.round(samples, 9), np.round(allowed, 9)).all() and len(set(np.round(samples, 9))) >= 2
+
+
+def test_default_seed_test_pool_replay_seed_and_initial_kl() -> None:
+    cfg = BanditConfig(n_train=30, n_test=20, replay=True, head="table")
+    a, b = BanditEnv(cfg), BanditEnv(cfg, seed=0)
+    np.testing.assert_array_equal(a.pass_rates(), b.pass_rates())  # the default seed is 0
+    assert a.test.n == 20 and a.train.n == 30  # a separate held-out pool of n_test prompts
+    assert a.evaluate()["train/kl"] == 0.0  # nothing learned yet
+    for env in (a, b):  # replay draws from a seeded buffer: same seed, same trajectory
+        for _ in range(3):
+            env.learn(env.rollout(np.arange(30), 4))
+    np.testing.assert_array_equal(a.theta, b.theta)
+    assert a.replay.state_dict() == b.replay.state_dict()

@@ -136,3 +136,23 @@ def test_mean_absolute_advantage_of_a_binary_group(g: int, data: st.DataObject) 
     assert unbiased == pytest.approx(2 * np.sqrt(v) * np.sqrt((g - 1) / g))
     padded = np.concatenate([rewards, np.full((1, 2), np.nan)], axis=1)  # the ragged path, same group
     assert np.nanmean(np.abs(group_advantages(padded, std="unbiased", eps=0))) == pytest.approx(unbiased)
+
+
+def test_feedback_arrays_are_float64_whatever_the_input() -> None:
+    fb = schedsim.Feedback(np.array([0, 1]), [[1, 0], [0, 0]], advantages=[[1, -1], [0, 0]], log_z=[3, 4])
+    assert fb.rewards.dtype == fb.advantages.dtype == fb.log_z.dtype == np.float64  # ints in, NaN-capable out
+
+
+def test_feedback_messages_in_full() -> None:
+    ids = np.array([0, 1])
+    with pytest.raises(
+        schedsim.FeedbackError,
+        match=r"^rewards contains \+-inf; accepted: finite values, or NaN for a missing rollout$",
+    ):
+        schedsim.Feedback(ids, np.array([[0.0, -np.inf], [1.0, 0.0]]))
+    with pytest.raises(schedsim.FeedbackError, match=r"^advantages contains \+-inf; accepted: finite values or NaN$"):
+        schedsim.Feedback(ids, np.zeros((2, 2)), advantages=np.array([[np.inf, 0.0], [0.0, 0.0]]))
+    with pytest.raises(
+        schedsim.FeedbackError, match=r"^advantages has shape \(3, 2\); accepted: \(m, G\) with m=2$"
+    ):  # the row count is checked before the comparison with rewards
+        schedsim.Feedback(ids, np.zeros((2, 2)), advantages=np.zeros((3, 2)))

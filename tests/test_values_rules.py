@@ -211,3 +211,10 @@ def test_non_incremental_estimators_are_reread_every_time() -> None:
     w = np.array([1.0, 1.0, np.exp(-0.25 / 0.08), 1.0])
     np.testing.assert_allclose(s.distribution(), w / w.sum())
     assert isinstance(s.estimator, LogZEstimator) and not s.estimator.incremental
+
+
+@pytest.mark.parametrize("k", [1, 7, 50, 333, 999])
+def test_smallest_k_on_a_large_array_is_exact(k: int) -> None:
+    scores = np.random.default_rng(k).permutation(1000).astype(float)  # distinct: no ties
+    picked = smallest_k(scores, k, np.random.default_rng(0))
+    assert sorted(scores[picked].tolist()) == list(range(k))

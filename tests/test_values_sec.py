@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 
 import schedsim
 
@@ -63,3 +64,19 @@ def test_uniform_reports_the_epoch_count() -> None:
     s.select(4)
     s.select(4)
     assert s.rule.epoch == 3 and s.metrics()["sched/epoch"] == 3.0  # 14 draws over a pool of 4
+
+
+def test_fallback_reaches_arms_with_a_single_prompt_left() -> None:
+    hits = 0
+    for seed in range(400):
+        s = sec([0, 1, 2, 2, 2], [10.0, np.log(3.0), 0.0], seed=seed)  # arm 1 holds one prompt
+        ids = s.select(2)
+        hits += int(ids[1] == 1)
+    assert abs(hits / 400 - 0.75) < 0.07
+
+
+def test_arm_queues_need_categories() -> None:
+    from schedsim.rules.arms import ArmQueues
+
+    with pytest.raises(schedsim.PoolError, match="^SEC-style arm selection needs prompt categories"):
+        ArmQueues(schedsim.PromptPool(n=3))
