@@ -78,5 +78,5 @@ def test_fallback_reaches_arms_with_a_single_prompt_left() -> None:
 def test_arm_queues_need_categories() -> None:
     from schedsim.rules.arms import ArmQueues
 
-    with pytest.raises(schedsim.PoolError, match="^SEC-style arm selection needs prompt categories"):
+    with pytest.raises(schedsim.PoolError, match=r"^SEC-style arm selection needs prompt categories"):
         ArmQueues(schedsim.PromptPool(n=3))
