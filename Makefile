@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: compare demo test lint bench figures clean
+.PHONY: compare demo test lint bench figures mutation clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ lint: $(BIN)/.installed
 test: lint $(BIN)/.installed-integrations
 	$(BIN)/python -m pytest
 
+# Mutation testing (minutes per module, so not part of `make test`). Configured in pyproject.toml [tool.mutmut];
+# MUTANTS narrows the run to mutmut names, e.g. `make mutation MUTANTS='schedsim.rules.kernels.*'`.
+# Judged-equivalent survivors are listed in analysis/mutation_equivalents.md.
+MUTANTS ?=
+MUTATION_CHILDREN ?= 1
+mutation: $(BIN)/.installed
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
+	$(BIN)/python analysis/mutation_score.py --survivors
+
 bench: $(BIN)/.installed
 	$(BIN)/python analysis/bench_schedulers.py
 	$(BIN)/python analysis/bench_simulator.py
@@ -43,4 +52,4 @@ figures: $(BIN)/.installed
 	$(BIN)/python analysis/compare_presets.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis runs
+	rm -rf $(VENV) .pytest_cache .hypothesis runs mutants

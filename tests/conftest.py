@@ -4,11 +4,21 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import schedsim
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download models or datasets
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+# hypothesis: `ci` (default) runs 200 examples per property; HYPOTHESIS_PROFILE=thorough runs 2000; `mutation`
+# (set by `make mutation`, which reruns the covering tests once per mutant) runs 25 fixed examples. No deadline:
+# the machine is shared, and a test never asserts on time.
+_PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "print_blob": True}
+settings.register_profile("ci", max_examples=200, **_PROFILE)
+settings.register_profile("thorough", max_examples=2000, **_PROFILE)
+settings.register_profile("mutation", max_examples=25, derandomize=True, database=None, **_PROFILE)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

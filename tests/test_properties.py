@@ -6,7 +6,7 @@ import copy
 
 import numpy as np
 from conftest import builtin_kwargs
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schedsim
@@ -26,7 +26,7 @@ SPECS = [
     "spo",
     "plr",
 ]
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings()  # the profile loaded in conftest.py: `ci` (200 examples) or HYPOTHESIS_PROFILE=thorough
 
 
 @st.composite
@@ -102,3 +102,41 @@ def test_sec_probabilities_are_softmax_of_reported_q(case: tuple, tau: float, se
     e = np.exp((q - q.max()) / tau)
     np.testing.assert_allclose(probs, e / e.sum(), rtol=1e-9)
     assert (q >= 0).all()  # mean |A| is non-negative, so is its EMA from Q0 = 0
+
+
+@SETTINGS
+@given(scenario(), st.floats(0.0, 1.0), st.floats(0.05, 1.0), st.floats(0.0, 0.95), st.floats(0.0, 1.0))
+def test_gaussian_distribution_is_the_kernel_of_a_loop_ema(
+    case: tuple, mu: float, sigma: float, decay: float, init: float
+) -> None:
+    pool, batches, _ = case
+    s = schedsim.make_scheduler("gaussian", pool=pool, seed=0, mu=mu, sigma=sigma, ema_decay=decay, init=init)
+    p = np.full(pool.n, init)
+    for fb in batches:
+        s.observe(fb)
+        for i in set(fb.prompt_ids.tolist()):  # one EMA step per prompt per batch, on its pooled accuracy
+            r = fb.rewards[fb.prompt_ids == i]
+            if (~np.isnan(r)).any():
+                p[i] = decay * p[i] + (1 - decay) * np.nanmean(r)
+    w = np.exp(-((p - mu) ** 2) / (2 * sigma**2))
+    np.testing.assert_allclose(s.distribution(), w / w.sum(), rtol=1e-9, atol=1e-300)
+
+
+@SETTINGS
+@given(scenario(), st.floats(0.1, 3.0), st.floats(0.1, 3.0), st.floats(0.0, 0.5), st.integers(0, 100))
+def test_beta_distribution_is_the_kernel_of_the_latest_group(
+    case: tuple, alpha: float, beta: float, floor: float, seed: int
+) -> None:
+    pool, batches, _ = case
+    s = schedsim.make_scheduler("beta", pool=pool, seed=seed, alpha=alpha, beta=beta, floor=floor, init=0.3)
+    p = np.full(pool.n, 0.3)
+    for fb in batches:
+        s.observe(fb)
+        for i in set(fb.prompt_ids.tolist()):  # the latest batch's pooled accuracy replaces the estimate
+            r = fb.rewards[fb.prompt_ids == i]
+            if (~np.isnan(r)).any():
+                p[i] = np.nanmean(r)
+    mode = alpha / (alpha + beta)
+    w = p**alpha * (1 - p) ** beta + floor * mode**alpha * (1 - mode) ** beta
+    want = w / w.sum() if w.sum() > 0 else np.full(pool.n, 1 / pool.n)
+    np.testing.assert_allclose(s.distribution(), want, rtol=1e-9, atol=1e-15)

@@ -80,4 +80,8 @@ def test_bae_kl_approximation() -> None:
     p = np.linspace(0.05, 0.95, 19)
     for beta in (2.0, 5.0, 20.0):
         ratio = theory.tilted_kl(p, beta) / theory.tilted_kl_approx(p, beta)
-        assert np.all(np.abs(ratio - 1) < 2.0 / beta)
+        error = np.abs(ratio - 1)
+        # the relative error is first order in 1/beta (measured 0.61/beta to 0.70/beta on this grid): a wrong
+        # constant in the approximation (e.g. p(1-p)/beta^2) would be off by 100 % and fail
+        assert error.max() < 0.75 / beta
+        assert error.max() > 0.5 / beta  # and the exact KL is not the approximation itself

@@ -128,7 +128,8 @@ class GaussianKernel:
     def __init__(self, mu: float = 0.5, sigma: float = 0.35) -> None:
         self.mu = check_range("mu", mu, 0.0, 1.0)
         self.sigma = check_range("sigma", sigma, 0.0, None, lo_open=True)
-        if not math.isfinite(1.0 / (2.0 * sigma**2)):
+        two_var = 2.0 * float(sigma) ** 2  # underflows to 0 for sigma below ~1e-162: 1 / two_var would raise
+        if two_var == 0.0 or not math.isfinite(1.0 / two_var):
             raise ParameterError(f"sigma={sigma!r} is too small; accepted: sigma > 1e-150")
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
