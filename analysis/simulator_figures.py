@@ -1,4 +1,4 @@
-"""Regenerate the simulator figures of reference/theory.md §5 (1, 8, 9, 10, 12) into --out.
+"""Regenerate the simulator figures of docs/theory.md §5 (1, 8, 9, 10, 12) into --out.
 
     python analysis/simulator_figures.py [--out analysis/out/figures] [--seeds 5] [--budget 200000] [--quick]
 

@@ -1,4 +1,4 @@
-"""Regenerate the theory figures of reference/theory.md §5 (2–7, 11) from the library, into --out.
+"""Regenerate the theory figures of docs/theory.md §5 (2–7, 11) from the library, into --out.
 
     python analysis/theory_figures.py [--out analysis/out/figures]
 

@@ -278,6 +278,11 @@ def snr_cmd(
     table = snr_table(
         environment, group=group, n_prompts=prompts, n_samples=samples, seed=seed, n_bins=10 if arith else 20
     )
+    if table.empty or "snr" not in table:
+        raise SchedsimError(
+            f"--prompts {prompts} put fewer than two prompts in every pass-rate bin, so no SNR can be measured; "
+            "accepted: more prompts (e.g. --prompts 40)"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -159,6 +159,8 @@ def analyse(variant: Variant, units: pd.DataFrame, *, ci: str = "t") -> pd.DataF
         d = paired_delta(per, spec, "uniform", method=ci)
         step = paired_delta(per, spec, previous, method=ci) if previous else None
         w, n = wins(per, spec, "uniform")
+        mine = units[units["scheduler"] == spec]
+        stale = mine["sched/staleness_share"].mean() if "sched/staleness_share" in mine else np.nan
         rows.append(
             {
                 "variant": variant.label,
@@ -172,6 +174,7 @@ def analyse(variant: Variant, units: pd.DataFrame, *, ci: str = "t") -> pd.DataF
                 "step_lo": np.nan if step is None else step.lo,
                 "step_hi": np.nan if step is None else step.hi,
                 "wins": f"{w}/{n}",
+                "staleness_share": stale,
                 "seeds": n,
                 "ci": ci,
             }
@@ -206,6 +209,11 @@ def paragraph(table: pd.DataFrame, spec: str, env: str) -> str:
                 f"{r['delta_hi']:+.3f}], {r['wins']} wins; against the previous rung {r['step_delta']:+.3f} "
                 f"[{r['step_lo']:+.3f}, {r['step_hi']:+.3f}] — {MEANING[r['rung']]}: "
                 f"{_verdict(r['step_delta'], r['step_lo'], r['step_hi'])}."
+                + (
+                    f" The staleness term made {r['staleness_share']:.0%} of its batches."
+                    if np.isfinite(r["staleness_share"])
+                    else ""
+                )
             )
         if seeds < 5:
             lines.append(f"- With {seeds} seeds these intervals are wide and unreliable; use --seeds 5 or more.")

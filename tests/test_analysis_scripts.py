@@ -26,9 +26,10 @@ def test_bench_schedulers_smoke() -> None:
     assert float(table["argpartition"][1]) == 1.0  # the yardstick is its own unit
     assert float(table["uniform"][2]) < 16  # an int64 epoch order: about 8 bytes per prompt
     # no timing assertions (a shared machine makes them flaky); the state size is deterministic: O(N), a few
-    # float64 arrays at most (measured 0.1-32.3 bytes per prompt)
+    # float64 arrays at most (measured 0.1-40.3 bytes per prompt; PLR keeps five: estimates, counts, staleness,
+    # last selection and its tie-break keys)
     for name in ("paced", "beta", "gaussian", "sec", "mopps", "spo", "plr"):
-        assert 0 <= float(table[name][2]) < 40, (name, table[name])
+        assert 0 <= float(table[name][2]) < 48, (name, table[name])
 
 
 def test_bench_simulator_smoke() -> None:

@@ -124,7 +124,7 @@ def test_compare_and_snr_on_arith_tiny(tmp_path) -> None:
 
     summary = pd.read_csv(tmp_path / "run" / "summary.csv")
     assert summary["scheduler"].tolist() == ["paced", "uniform"] and summary["final"].between(0, 1).all()
-    snr = runner.invoke(app, ["snr", "--env", env, "--prompts", "6", "--samples", "3", "--out", str(tmp_path / "snr")])
+    snr = runner.invoke(app, ["snr", "--env", env, "--prompts", "20", "--samples", "3", "--out", str(tmp_path / "snr")])
     assert snr.exit_code == 0, snr.output
     bad = runner.invoke(app, ["compare", "--device", "cuda", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--device cuda applies to the arith and llm environments only" in bad.output

@@ -110,3 +110,13 @@ def test_explain_runs_the_ladder_and_writes_its_report(tmp_path) -> None:
     assert (out / "explain.png").stat().st_size > 10_000
     again = run_explain("paced:explore=0.1", env=SMALL, out=out, **RUN)  # resumes: identical numbers
     pd.testing.assert_frame_equal(again.table, result.table)
+
+
+def test_plr_ladder_reports_its_staleness_share(tmp_path) -> None:
+    result = run_explain("plr", env=SMALL, out=tmp_path / "plr", **RUN)
+    own = result.table.set_index("rung").loc["estimator"]
+    units = schedsim.runner.RunStore(tmp_path / "plr").read_units()
+    expected = units.loc[units["scheduler"] == "plr", "sched/staleness_share"].mean()
+    assert own["staleness_share"] == pytest.approx(expected) and 0.0 < expected <= 1.0
+    assert f"The staleness term made {expected:.0%} of its batches." in result.paragraph
+    assert np.isnan(result.table.set_index("rung").loc["uniform", "staleness_share"])

@@ -1,4 +1,4 @@
-"""Reference values computed by hand from the formulas in reference/schedulers.md."""
+"""Reference values computed by hand from the formulas in docs/schedulers.md."""
 
 from __future__ import annotations
 
@@ -250,7 +250,7 @@ def test_unbiased_beta_needs_binary_rewards_and_loss_weight_ids_checked() -> Non
         s.loss_weights(np.array([0, 3]))
 
 
-# -- literature baselines (reference/schedulers.md §6) --------------------------------------------------------
+# -- literature baselines (docs/schedulers.md) --------------------------------------------------------
 def test_beta_posterior_updates_mopps_and_spo() -> None:
     pool = schedsim.PromptPool(n=3)
     mopps = schedsim.make_scheduler("mopps:decay=0.5", pool=pool, seed=0)

@@ -1,4 +1,4 @@
-"""The numeric claims of the theory notebooks, as plain tests (reference/theory.md §2–§4)."""
+"""The numeric claims of the theory notebooks, as plain tests (docs/theory.md §2–§4)."""
 
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ def test_mean_absolute_advantage_of_a_binary_group(g: int, data: st.DataObject) 
     s = data.draw(st.integers(1, g - 1))  # a mixed group
     rewards = (np.arange(g) < s).astype(float)[None, :]
     v = (s / g) * (1 - s / g)
-    # reference/schedulers.md: mean |A| = 2 v (centred), 2 sqrt(v) (population), 2 sqrt(v) sqrt((G-1)/G) (unbiased)
+    # docs/schedulers.md: mean |A| = 2 v (centred), 2 sqrt(v) (population), 2 sqrt(v) sqrt((G-1)/G) (unbiased)
     assert np.abs(group_advantages(rewards, std="none")).mean() == pytest.approx(2 * v)
     assert np.abs(group_advantages(rewards, std="population", eps=0)).mean() == pytest.approx(2 * np.sqrt(v))
     unbiased = np.abs(group_advantages(rewards, std="unbiased", eps=0)).mean()

@@ -1,5 +1,5 @@
 """Kernels, sampling rules and kernel schedulers at asymmetric parameters, so that a swapped or ignored parameter
-changes a value (reference/schedulers.md §2, §3, §6). Each expected value is computed by hand in the comment."""
+changes a value (docs/schedulers.md (beta), §3, §6). Each expected value is computed by hand in the comment."""
 
 from __future__ import annotations
 

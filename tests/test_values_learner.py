@@ -1,4 +1,4 @@
-"""The bandit simulator's training path checked against its closed forms (reference/theory.md §1, §6).
+"""The bandit simulator's training path checked against its closed forms (docs/theory.md §1, §6).
 
 Every expected value here is computed from the binary-reward algebra, not from ``gradient_terms``: for a full group of
 G rewards with mean r̄ and v = r̄(1 − r̄), the reward coefficient a = (1/G) Σ_j A_j r_j and the noise scale

@@ -1,4 +1,4 @@
-"""Defaults of every estimator and preset (the papers' values, reference/schedulers.md) and the exact message of
+"""Defaults of every estimator and preset (the papers' values, docs/schedulers.md) and the exact message of
 every parameter check, so that a changed default, bound or parameter name is seen."""
 
 from __future__ import annotations

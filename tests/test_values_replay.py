@@ -1,5 +1,5 @@
 """PACED-RL's accuracy-error replay by value: priorities, which trajectories enter, eviction order, sampling law and
-importance weights (reference/schedulers.md §1, component 2)."""
+importance weights (docs/schedulers.md (paced), component 2)."""
 
 from __future__ import annotations
 

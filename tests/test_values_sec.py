@@ -1,5 +1,5 @@
 """SEC's batch construction by value: per-arm queues without replacement, empty categories, and the fallback law
-when an arm runs out within a batch (reference/schedulers.md §4)."""
+when an arm runs out within a batch (docs/schedulers.md (sec))."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figure builders for the theory figures of reference/theory.md §5; each returns a matplotlib Figure.
+"""Figure builders for the theory figures of docs/theory.md §5; each returns a matplotlib Figure.
 
 Used by the notebooks and by the analysis/ scripts, so both draw the same thing from the same library code.
 """

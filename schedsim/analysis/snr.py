@@ -1,12 +1,12 @@
 """Gradient signal-to-noise ratio vs pass rate: measured from gradient samples, and the exact model curve.
 
-SNR = ||E g||^2 / tr Cov g per prompt (reference/theory.md §1). For the simulator's gradient model the exact
+SNR = ||E g||^2 / tr Cov g per prompt (docs/theory.md §1). For the simulator's gradient model the exact
 value follows by enumerating the number of successes s ~ Binomial(G, p): a group's estimate is
 ``a(s) phi + c(s) sigma_s z`` with a(s) = (1/G) sum_j A_j r_j and c(s)^2 = sum_j A_j^2 / G^2, so
 
     SNR(p) = E[a]^2 ||phi||^2 / (Var[a] ||phi||^2 + d sigma_s^2 E[c^2]).
 
-With mean-centred advantages this is theory.md §6's formula [p(1-p)(1-1/G)]^2 / (Var[r̄(1-r̄)] ||phi||^2 +
+With mean-centred advantages this is docs/theory.md §6's formula [p(1-p)(1-1/G)]^2 / (Var[r̄(1-r̄)] ||phi||^2 +
 d sigma_s^2 p(1-p)(1-1/G)/G).
 """
 

@@ -1,6 +1,6 @@
 """The toolkit's theory, as functions: optimal weights, efficiency, misspecification, finite-K, PACED-RL, Bae.
 
-Everything here is reference/theory.md made computable; [derived] results are the toolkit's own algebra, stated
+Everything here is docs/theory.md made computable; [derived] results are the toolkit's own algebra, stated
 as such. Notebooks and analysis scripts call these functions and define no library code.
 """
 

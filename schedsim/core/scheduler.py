@@ -1,6 +1,6 @@
 """The scheduler protocol and its composition from an estimator and a rule.
 
-A difficulty scheduler answers two questions (DESIGN.md): *how hard is each prompt for the current policy* (an
+A difficulty scheduler answers two questions (docs/schedulers.md, "estimator + rule composition"): *how hard is each prompt for the current policy* (an
 :class:`Estimator` of pass rate) and *given those estimates, which prompts go into the batch* (a :class:`Rule`).
 :class:`ComposedScheduler` joins one of each; the named presets in :mod:`schedsim.schedulers` are such
 compositions, and users can cross them (e.g. the ``beta`` kernel on ``logz`` estimates).

@@ -28,6 +28,10 @@ RUN_DEFAULTS = {
 }
 
 
+#: presets whose run size differs from their environment's (the arith smoke preset: a compare in seconds)
+PRESET_RUN_DEFAULTS = {("arith", "tiny"): {"budget": 25_600, "eval_every": 6_400}}
+
+
 def parse_env_spec(spec: str) -> tuple[str, str, Any]:
     """``"bandit[:preset][,key=value...]"`` -> (env name, preset, config)."""
     name, _, rest = spec.strip().partition(":")

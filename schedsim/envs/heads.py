@@ -1,7 +1,7 @@
 """Options of the partition-function heads that every environment's PACED-RL signal shares.
 
 A trajectory-balance head learns u(x) = beta log Z_phi(x), whose squared-loss optimum is
-``p_old(x) + beta KL(pi_old || pi_theta) >= 0`` (reference/schedulers.md §1). Three [choice] knobs, named the same
+``p_old(x) + beta KL(pi_old || pi_theta) >= 0`` (docs/schedulers.md (paced)). Three [choice] knobs, named the same
 in the bandit, arith and llm configs:
 
 - ``head_init``: u of every prompt before any fit. A zero-output head reads as p_hat = 0 for every prompt (the

@@ -30,7 +30,7 @@ class BetaPosteriorEstimator(TableEstimator):
         toward: where the decay pulls: ``"prior"`` or ``"zero"``.
 
     References:
-        MoPPS, arXiv 2507.04632; SPO, arXiv 2509.13232 (both [code] in reference/schedulers.md §6).
+        MoPPS, arXiv 2507.04632; SPO, arXiv 2509.13232 (both [code] in docs/schedulers.md).
     """
 
     name: ClassVar[str] = "beta-posterior"

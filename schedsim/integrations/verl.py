@@ -1,6 +1,6 @@
 """A schedsim scheduler inside verl's PPO/GRPO trainer (verl 0.9.x).
 
-What verl 0.9 offers (read from verl 0.9.1, the release this adapter targets; see reference/integrations.md for
+What verl 0.9 offers (read from verl 0.9.1, the release this adapter targets; see docs/integrations.md for
 the older ``data.sampler.class_path`` / ``AbstractCurriculumSampler.update`` API, which 0.9 no longer has):
 
 - ``RayPPOTrainer(..., train_sampler=...)`` accepts any ``torch.utils.data.Sampler``; the dataloader pulls it

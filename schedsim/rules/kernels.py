@@ -146,7 +146,7 @@ class SqrtKernel:
     """SPO's sampling weight ``sqrt(p (1 - p)) + eps`` (the std of a Bernoulli reward, floored), eps = 0.05.
 
     References:
-        SPO, arXiv 2509.13232 (reference/schedulers.md §6).
+        SPO, arXiv 2509.13232 (docs/schedulers.md).
     """
 
     def __init__(self, eps: float = 0.05) -> None:

@@ -12,7 +12,7 @@ from schedsim.core.errors import ParameterError, SpecError
 from schedsim.core.params import check_int
 from schedsim.core.pool import PromptPool
 from schedsim.core.registry import canonical_spec, make_scheduler
-from schedsim.envs import RUN_DEFAULTS, parse_env_spec
+from schedsim.envs import PRESET_RUN_DEFAULTS, RUN_DEFAULTS, parse_env_spec
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ class RunConfig:
         object.__setattr__(self, "schedulers", specs)
         probe = PromptPool(n=2, category=[0, 1])
         built = [make_scheduler(spec, pool=probe, seed=0) for spec in specs]  # bad values fail before any unit
-        env_name, _, _ = parse_env_spec(self.env)
-        for key, value in RUN_DEFAULTS[env_name].items():
+        env_name, preset, _ = parse_env_spec(self.env)
+        for key, value in (RUN_DEFAULTS[env_name] | PRESET_RUN_DEFAULTS.get((env_name, preset), {})).items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
         for spec, sched in zip(specs, built, strict=True):

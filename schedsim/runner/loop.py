@@ -165,6 +165,7 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
                 **evaluation,
                 "calib_abs_err": calib,
                 **tally.row(),
+                **{k: float(v) for k, v in sched.metrics().items()},  # the scheduler's own, keys sched/...
             }
         )
 

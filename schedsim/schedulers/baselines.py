@@ -1,11 +1,12 @@
-"""Literature baselines that need no extra rollouts to choose: MoPPS, SPO sampling, PLR (reference §6)."""
+"""Literature baselines that need no extra rollouts to choose: MoPPS, SPO sampling, PLR (docs/schedulers.md)."""
 
 from __future__ import annotations
 
+from schedsim.core.params import check_choice
 from schedsim.core.pool import PromptPool
-from schedsim.core.scheduler import ComposedScheduler
+from schedsim.core.scheduler import ComposedScheduler, Estimator
+from schedsim.estimators import OracleEstimator, PassRateSource, build_estimator
 from schedsim.estimators.posterior import BetaPosteriorEstimator
-from schedsim.estimators.tracking import EmpiricalEstimator
 from schedsim.rules.kernels import SqrtKernel
 from schedsim.rules.priority import RankPrioritized, ThompsonTopK
 from schedsim.rules.sampling import KernelSampling
@@ -23,7 +24,7 @@ class MoPPSScheduler(ComposedScheduler):
         prior_alpha, prior_beta: Beta prior; (1, 1).
 
     References:
-        MoPPS, arXiv 2507.04632 ([code] per reference/schedulers.md §6).
+        MoPPS, arXiv 2507.04632 ([code] per docs/schedulers.md).
     """
 
     name = "mopps"
@@ -55,9 +56,12 @@ class SPOScheduler(ComposedScheduler):
         eps: additive floor; 0.05.
         prior_alpha, prior_beta: starting tracker counts [choice]; (1, 1).
         replace: [choice] sample with replacement; default False.
+        estimator: ``tracker`` (the paper's discounted Beta tracker) or ``oracle`` (the environment's true pass
+            rates: a diagnostic no trainer has, used by ``schedsim explain``).
+        pass_rates: true pass-rate source for the ``oracle`` estimator (diagnostic only).
 
     References:
-        SPO, arXiv 2509.13232 ([code] per reference/schedulers.md §6).
+        SPO, arXiv 2509.13232 ([code] per docs/schedulers.md).
     """
 
     name = "spo"
@@ -74,8 +78,16 @@ class SPOScheduler(ComposedScheduler):
         prior_alpha: float = 1.0,
         prior_beta: float = 1.0,
         replace: bool = False,
+        estimator: str = "tracker",
+        pass_rates: PassRateSource | None = None,
     ) -> None:
-        est = BetaPosteriorEstimator(pool, prior_alpha=prior_alpha, prior_beta=prior_beta, decay=decay, toward="zero")
+        check_choice("estimator", estimator, ("tracker", "oracle"))
+        if estimator == "oracle":
+            est: Estimator = OracleEstimator(pool, pass_rates=pass_rates)
+        else:
+            est = BetaPosteriorEstimator(
+                pool, prior_alpha=prior_alpha, prior_beta=prior_beta, decay=decay, toward="zero"
+            )
         super().__init__(pool, est, KernelSampling(pool, SqrtKernel(eps), replace=replace), seed=seed)
 
 
@@ -92,13 +104,16 @@ class PLRScheduler(ComposedScheduler):
             prompts by successive sampling, one group per prompt as RLVR trainers use) or ``"replace"`` (k i.i.d.
             draws, as PLR's code samples each actor's level independently). See
             :class:`~schedsim.rules.priority.RankPrioritized` for what each does to the mixture.
+        estimator: ``empirical`` (the latest group's pass rate, default), a crossing ``ema``, or ``oracle`` (the
+            environment's true pass rates: a diagnostic no trainer has, used by ``schedsim explain``).
+        pass_rates: true pass-rate source for the ``oracle`` estimator (diagnostic only).
 
     Ranks are ordinal, ties broken at random by the scheduler's generator. ``metrics()`` adds
     ``sched/staleness_share``: the expected fraction of the last batch's draws made by the staleness term,
     the mean over drawn prompts of ``rho P_C(i) / P(i)`` (exactly rho in expectation under ``"replace"``).
 
     References:
-        Jiang et al., Prioritized Level Replay, arXiv 2010.03934 (score p(1−p) per reference/schedulers.md §6).
+        Jiang et al., Prioritized Level Replay, arXiv 2010.03934 (score p(1−p) per docs/schedulers.md).
     """
 
     name = "plr"
@@ -114,8 +129,11 @@ class PLRScheduler(ComposedScheduler):
         staleness: float = 0.1,
         init: float = 0.5,
         batch: str = "distinct",
+        estimator: str = "empirical",
+        pass_rates: PassRateSource | None = None,
     ) -> None:
-        est = EmpiricalEstimator(pool, init=init)
+        check_choice("estimator", estimator, ("empirical", "ema", "oracle"))
+        est = build_estimator(estimator, pool, init=init, pass_rates=pass_rates)
         rule = RankPrioritized(pool, temperature=temperature, staleness=staleness, batch=batch)
         super().__init__(pool, est, rule, seed=seed)
 

@@ -13,7 +13,7 @@ class GaussianScheduler(ComposedScheduler):
     """Sample prompts with probability ``∝ exp(-(p̃ - mu)^2 / (2 sigma^2))`` over the whole pool.
 
     p̃ is a per-prompt EMA of accuracy, ``p̃ <- 0.9 p̃ + 0.1 acc`` when sampled, starting at 0.5. With the
-    defaults the smallest weight is 0.36 of the largest, so the curriculum is gentle (theory.md §6 found it close
+    defaults the smallest weight is 0.36 of the largest, so the curriculum is gentle (docs/theory.md §6 found it close
     to uniform); sharper settings are parameters, not defaults.
 
     Args:

@@ -38,7 +38,7 @@ class LILOScheduler(Scheduler):
             and rolls the chosen prompts out again (40 rollouts per trained prompt at the defaults).
 
     References:
-        LILO, arXiv 2502.12272 ([secondary] per reference/schedulers.md §6).
+        LILO, arXiv 2502.12272 ([secondary] per docs/schedulers.md).
     """
 
     name = "lilo"

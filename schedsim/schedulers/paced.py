@@ -21,7 +21,7 @@ class PacedScheduler(ComposedScheduler):
     """Greedy top-k prompts whose ``p̂ = clip(beta * log Z_phi(x), 0, 1)`` is closest to ``tau``.
 
     The trainer's trajectory-balance head already learns log Z_phi(x); scaled by the KL coefficient it estimates
-    the prompt's accuracy under the behaviour policy (reference/schedulers.md §1), so selection costs no
+    the prompt's accuracy under the behaviour policy (docs/schedulers.md (paced)), so selection costs no
     rollouts. The source is a callable ``log_z(ids) -> float[len(ids)]`` given as ``log_z=`` or attached later
     with :meth:`set_log_z`; selecting without one raises :class:`~schedsim.core.errors.MissingSignalError`.
 

@@ -16,10 +16,10 @@ class UniformScheduler(Scheduler):
     """Shuffle the pool each epoch and take the next ``k`` prompts, without replacement.
 
     Feedback is validated and counted but does not change the order. Pair it with a trainer that averages the
-    loss over mixed (non-zero-variance) groups only to get the "effective step size" control of theory.md §6.
+    loss over mixed (non-zero-variance) groups only to get the "effective step size" control of docs/theory.md §6.
 
     References:
-        The standard epoch-shuffled dataloader; reference/schedulers.md §5 [choice].
+        The standard epoch-shuffled dataloader; docs/schedulers.md (uniform) [choice].
     """
 
     name = "uniform"
@@ -55,13 +55,13 @@ class UniformMixedScheduler(UniformScheduler):
     Under plain SGD with a loss averaged over all rollouts, all-pass/all-fail groups add zeros and shrink the
     step, so a frontier scheduler can win merely by taking bigger steps. This control removes that effect
     without changing which prompts are trained on; if a scheduler's gain over ``uniform`` vanishes against
-    ``uniform-mixed``, the gain was the effective step size, not better selection (reference/theory.md §6).
+    ``uniform-mixed``, the gain was the effective step size, not better selection (docs/theory.md §6).
 
     References:
-        reference/theory.md §6 (the toolkit's own prototype finding).
+        docs/theory.md §6 (the toolkit's own prototype finding).
     """
 
     name = "uniform-mixed"
     summary = "control: uniform selection, loss averaged over mixed groups only (effective-step-size control)"
-    paper = "control, theory.md §6"
+    paper = "control, docs/theory.md §6"
     loss_reduction = "mixed"

@@ -35,7 +35,7 @@ def check_rl_knobs(cfg: Any) -> None:
 
 @dataclass(frozen=True)
 class ArithConfig:
-    """Every knob of the arithmetic suite. Defaults follow reference/arith.md (what learned on a 2-core CPU).
+    """Every knob of the arithmetic suite. Defaults follow docs/arith.md (what learned on a 2-core CPU).
 
     Tasks: ``families`` (``add``, ``sub``), ``width`` (operand digits = number of levels), problems per level in
         the train pool and the held-out set, ``task_seed`` (the problem sets are fixed across run seeds).
@@ -136,8 +136,7 @@ PRESETS = {
         Preset(
             "tiny",
             "3-digit addition, a 1-layer 64-wide model, small pools; warm start to 0.4 in ~250 steps (~5 s). "
-            "Smoke tests: a 3-scheduler 1-seed compare took 25 s at --budget 25600, 64 s at the default budget "
-            "(2 cores)",
+            "Smoke runs: budget 25600, eval every 6400; a 3-scheduler 1-seed compare took 25 s on 2 cores",
             {
                 "width": 3,
                 "n_train_per_level": 100,

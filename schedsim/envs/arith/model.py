@@ -2,7 +2,7 @@
 
 Reading order: config, attention, MLP, block, GPT (forward, sequence log-probs, prompt embeddings, generation).
 Left-padded prompts get a key mask on pad positions and position ids counted from the first real token; a pad
-query attends to itself so SDPA never sees an all-masked row (reference/arith.md, pitfalls).
+query attends to itself so SDPA never sees an all-masked row (docs/arith.md, pitfalls).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Synthetic arithmetic problems with graded difficulty and verifiable answers (character level).
 
-Format (reference/arith.md: what let RL move on a 2-core CPU): operands zero-padded to ``width`` digits, the answer
+Format (docs/arith.md: what let RL move on a 2-core CPU): operands zero-padded to ``width`` digits, the answer
 zero-padded to ``width + 1`` digits and written least-significant digit first, then an end-of-sequence token:
 
     00012+00345=   ->   753000<eos>        (12 + 345 = 357 -> "000357" reversed)

@@ -19,7 +19,7 @@ HEADS = ("mlp", "table", "none")
 
 @dataclass(frozen=True)
 class BanditConfig:
-    """Every knob of the simulator (theory.md §1, §6). Defaults are the ``default`` preset.
+    """Every knob of the simulator (docs/theory.md §1, §6). Defaults are the ``default`` preset.
 
     Task:
         n_train / n_test: train pool and held-out pool sizes (same distribution).

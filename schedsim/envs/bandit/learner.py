@@ -8,7 +8,7 @@ reward) gives the per-rollout-averaged estimate
 
 (the -p phi term cancels because advantages sum to zero). With mean-centred advantages a = r̄(1 - r̄), so
 E g = p(1-p)(1-1/G) phi; with leave-one-out (RLOO) advantages E g = p(1-p) phi, the true gradient of p.
-Signal ∝ p(1-p) and noise ∝ sqrt(p(1-p)): SNR vanishes at both ends (reference/theory.md §1, §6).
+Signal ∝ p(1-p) and noise ∝ sqrt(p(1-p)): SNR vanishes at both ends (docs/theory.md §1, §6).
 """
 
 from __future__ import annotations

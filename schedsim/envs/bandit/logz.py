@@ -2,7 +2,7 @@
 
 Trajectory balance anchored at the behaviour policy: (log Z(x) + log pi_theta(y|x) - log pi_old(y|x) - r/beta)^2.
 Writing log Z = u / beta, the squared-loss optimum of u for a prompt is E_old[r - beta * logratio], i.e.
-``beta log Z* = p_old + beta KL(pi_old || pi_theta)`` (reference/schedulers.md §1). The simulator's policy acts on
+``beta log Z* = p_old + beta KL(pi_old || pi_theta)`` (docs/schedulers.md (paced)). The simulator's policy acts on
 outcomes, so ``logratio = y log(p_new/p_old) + (1-y) log((1-p_new)/(1-p_old))`` for y in {0, 1}.
 
 Since ``p_old >= 0`` and ``KL >= 0``, u is never negative; the heads bound their output accordingly and start
