@@ -84,6 +84,16 @@ def ladder(spec: str) -> dict[str, str]:
     }
 
 
+def rungs(variant: Variant, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
+    """``(key, label, spec)`` of a ladder's rungs in order; rung 5 is left out when it equals rung 4 (no extras)."""
+    out = []
+    for key, label in RUNGS:
+        if key in skip or (key == "shipped" and variant.rungs[key] == variant.rungs["estimator"]):
+            continue
+        out.append((key, label, variant.rungs[key]))
+    return out
+
+
 def _spec(name: str, kwargs: dict[str, Any]) -> str:
     return name + (":" + ",".join(f"{k}={v}" for k, v in kwargs.items()) if kwargs else "")
 
@@ -152,10 +162,7 @@ def analyse(variant: Variant, units: pd.DataFrame, *, ci: str = "t") -> pd.DataF
     """Per rung: paired Δ vs uniform and vs the previous rung (mean and interval over seeds), and wins."""
     per = finals(units)
     rows, previous = [], None
-    for key, label in RUNGS:
-        spec = variant.rungs[key]
-        if key == "shipped" and spec == variant.rungs["estimator"]:
-            continue  # no extras: rung 5 is rung 4
+    for key, label, spec in rungs(variant):
         d = paired_delta(per, spec, "uniform", method=ci)
         step = paired_delta(per, spec, previous, method=ci) if previous else None
         w, n = wins(per, spec, "uniform")
@@ -236,10 +243,7 @@ def category_deltas(variant: Variant, units: pd.DataFrame, *, ci: str = "t") -> 
     """Per rung and category: paired Δ vs uniform of the final held-out accuracy (where the gain or loss is)."""
     per = finals(units)
     rows = []
-    for key, _ in RUNGS[1:]:
-        spec = variant.rungs[key]
-        if key == "shipped" and spec == variant.rungs["estimator"]:
-            continue
+    for key, _, spec in rungs(variant, skip=("uniform",)):
         for col in (c for c in per.columns if c.startswith("heldout_acc_c")):
             d = paired_delta(per, spec, "uniform", metric=col, method=ci)
             rows.append(
@@ -299,10 +303,7 @@ def explain_figure(table: pd.DataFrame, first: Variant, units: pd.DataFrame, *, 
 
 
 def _calibration_panel(ax: Any, variant: Variant, units: pd.DataFrame) -> None:
-    for key in ("estimator", "shipped"):
-        spec = variant.rungs[key]
-        if key == "shipped" and spec == variant.rungs["estimator"]:
-            continue
+    for key, _, spec in rungs(variant, skip=("uniform", "step", "oracle")):
         sub = units[units["scheduler"] == spec].groupby("step").agg(r=("rollouts", "mean"), e=("calib_abs_err", "mean"))
         ax.plot(sub["r"], sub["e"], label=f"{dict(RUNGS)[key]}: {spec}")
     ax.set_xlabel("rollouts")
@@ -314,10 +315,7 @@ def _calibration_panel(ax: Any, variant: Variant, units: pd.DataFrame) -> None:
 def _selection_panel(ax: Any, variant: Variant, units: pd.DataFrame) -> None:
     cols = sorted((c for c in units.columns if c.startswith("sel_p")), key=lambda c: int(c[5:]))
     centres = (np.arange(len(cols)) + 0.5) / len(cols)
-    for key, label in RUNGS:
-        spec = variant.rungs[key]
-        if key == "shipped" and spec == variant.rungs["estimator"]:
-            continue
+    for _, label, spec in rungs(variant):
         share = units.loc[units["scheduler"] == spec, cols].mean().to_numpy()
         ax.plot(centres, share, marker="o", label=label)
     ax.set_xlabel("true pass rate of the selected prompt at selection time")
