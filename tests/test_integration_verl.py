@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,152 @@ def test_guards(dataset) -> None:
     dataset.attach(schedsim.make_scheduler("uniform", pool=schedsim.PromptPool(n=10), seed=0))
     with pytest.raises(schedsim.SchedsimError, match=r"does not call train_dataset\.on_batch_end"):
         dataset.check_fed(3)
+
+
+# -- SchedSimRayPPOTrainer driven through the steps RayPPOTrainer.fit runs, in its order ------------------------------
+
+from torchdata.stateful_dataloader import StatefulDataLoader  # noqa: E402
+from verl.trainer.ppo.core_algos import AdvantageEstimator  # noqa: E402
+from verl.trainer.ppo.ray_trainer import RayPPOTrainer, compute_advantage  # noqa: E402
+from verl.utils.dataset.rl_dataset import collate_fn  # noqa: E402
+
+from schedsim.integrations.verl import SchedSimRayPPOTrainer, check_verl_config  # noqa: E402
+
+ROLLOUT_N = 4
+
+
+class WorkerGroup:
+    """Stands in for the actor's Ray worker group: checkpoints are the trainer's business here."""
+
+    def save_checkpoint(self, local_path, remote_path, global_step, max_ckpt_to_keep=None):
+        os.makedirs(local_path, exist_ok=True)
+
+    def load_checkpoint(self, path, del_local_after_load=False):
+        assert os.path.isdir(path)
+
+
+def make_ppo_trainer(dataset, scheduler, ckpt_dir, *, resume_mode="disable", resume_from_path=None):
+    """A SchedSimRayPPOTrainer with verl's real dataloader, checkpoint and advantage code (no Ray workers)."""
+    dataset.attach(scheduler)
+    trainer = object.__new__(SchedSimRayPPOTrainer)
+    trainer.config = OmegaConf.create(
+        {
+            "trainer": {
+                "default_local_dir": str(ckpt_dir),
+                "default_hdfs_dir": None,
+                "resume_mode": resume_mode,
+                "resume_from_path": resume_from_path,
+                "del_local_ckpt_after_load": False,
+                "total_epochs": 3,
+            },
+            "actor_rollout_ref": {"actor": {"checkpoint": {}}},
+        }
+    )
+    trainer.train_dataset, trainer.use_critic, trainer.global_steps = dataset, False, 0
+    trainer.actor_rollout_wg = WorkerGroup()
+    trainer.train_dataloader = StatefulDataLoader(
+        dataset, batch_size=2, sampler=SchedSimSampler(scheduler, batch_size=2), num_workers=0, drop_last=True,
+        collate_fn=collate_fn,
+    )  # fmt: skip
+    trainer._check_wiring()
+    return trainer
+
+
+def rollout(batch_dict, step):
+    """What fit builds before the actor update: rows repeated n times, deterministic rewards, GRPO advantages."""
+    batch = DataProto.from_single_dict(batch_dict)
+    ids = [info[ID_KEY] for info in batch.non_tensor_batch["extra_info"]]
+    batch.non_tensor_batch["uid"] = np.array([f"{step}-{k}" for k in range(len(ids))], dtype=object)
+    batch = batch.repeat(repeat_times=ROLLOUT_N, interleave=True)
+    rows = [(i, j) for i in ids for j in range(ROLLOUT_N)]
+    reward = [float(np.random.default_rng([step, i, j]).random() < i / 10) for i, j in rows]  # p = id / 10
+    scores = torch.zeros(len(rows), 3)
+    scores[:, -1] = torch.tensor(reward)
+    batch.batch["token_level_scores"] = scores
+    batch.batch["token_level_rewards"] = scores.clone()
+    batch.batch["response_mask"] = torch.ones(len(rows), 3)
+    return compute_advantage(batch, adv_estimator=AdvantageEstimator.GRPO, num_repeat=ROLLOUT_N), ids
+
+
+def fit(trainer, total_steps, save_freq, log):
+    """RayPPOTrainer.fit's order: load, then per step update actor -> save -> step += 1 -> (not last) on_batch_end."""
+    trainer._load_checkpoint()
+    current_epoch = trainer.global_steps // len(trainer.train_dataloader)
+    trainer.global_steps += 1
+    for _ in range(current_epoch, 3):
+        for batch_dict in trainer.train_dataloader:
+            batch, ids = rollout(batch_dict, trainer.global_steps)
+            log.append((trainer.global_steps, ids))
+            trainer._update_actor(batch)
+            last = trainer.global_steps >= total_steps
+            if last or trainer.global_steps % save_freq == 0:
+                trainer._save_checkpoint()
+            trainer.global_steps += 1
+            if last:
+                return
+            trainer.train_dataset.on_batch_end(batch)
+
+
+@pytest.fixture
+def actor_spy(monkeypatch):
+    """RayPPOTrainer._update_actor replaced by a recorder of the advantages it receives (it needs Ray workers)."""
+    seen = []
+
+    def update(self, batch):
+        seen.append(batch.batch["advantages"][:, 0].clone())
+        return DataProto(meta_info={"metrics": {"actor/pg_loss": 0.0}})
+
+    monkeypatch.setattr(RayPPOTrainer, "_update_actor", update)
+    return seen
+
+
+@pytest.mark.parametrize("resume_at", [4, 5])  # mid-epoch, and the epoch boundary (5 batches per epoch)
+def test_save_load_continue_matches_an_uninterrupted_run(dataset, tmp_path, actor_spy, resume_at) -> None:
+    whole = schedsim.make_scheduler("beta", pool=schedsim.PromptPool(n=10), seed=1)
+    full: list = []
+    fit(make_ppo_trainer(dataset, whole, tmp_path), total_steps=12, save_freq=1, log=full)
+    dataset.check_fed(12)  # the last step was fed although fit returns before on_batch_end
+    assert [s for s, _ in full] == list(range(1, 13))
+    fresh = schedsim.make_scheduler("beta", pool=schedsim.PromptPool(n=10), seed=77)
+    rest: list = []
+    resumed = make_ppo_trainer(
+        dataset, fresh, tmp_path, resume_mode="resume_path", resume_from_path=str(tmp_path / f"global_step_{resume_at}")
+    )
+    fit(resumed, total_steps=12, save_freq=100, log=rest)
+    assert rest == full[resume_at:]
+    assert fresh.state_dict()["counters"] == whole.state_dict()["counters"]
+
+
+def test_loss_weights_and_mixed_reduction_reach_the_advantages(dataset, tmp_path, actor_spy) -> None:
+    spec = "beta:mode=weight,alpha=2,beta=1,floor=0,weight_norm=none"
+    for name, expected in [
+        (spec, lambda p: p**2 * (1 - p)),  # p^alpha (1-p)^beta per group
+        ("uniform-mixed", lambda p: np.full_like(p, len(p) / max(int(((p > 0) & (p < 1)).sum()), 1))),
+    ]:
+        actor_spy.clear()
+        scheduler = schedsim.make_scheduler(name, pool=schedsim.PromptPool(n=10), seed=2)
+        trainer = make_ppo_trainer(dataset, scheduler, tmp_path / name.split(":")[0])
+        checked = 0
+        for step, batch_dict in enumerate(trainer.train_dataloader, start=1):
+            batch, _ = rollout(batch_dict, step)
+            plain = batch.batch["advantages"][:, 0].clone()
+            p = batch.batch["token_level_scores"].sum(-1).view(-1, ROLLOUT_N).mean(-1).numpy().astype(float)
+            output = trainer._update_actor(batch)
+            np.testing.assert_allclose(
+                actor_spy[-1].numpy(), plain.numpy() * np.repeat(expected(p), ROLLOUT_N), rtol=1e-6, atol=1e-7
+            )
+            checked += int(plain.abs().sum() > 0)
+            assert "sched/selected" in output.meta_info["metrics"] and "actor/pg_loss" in output.meta_info["metrics"]
+        assert checked  # some batch had non-zero advantages
+
+
+def test_v1_trainer_and_worker_processes_are_refused_with_the_fix(dataset) -> None:
+    with pytest.raises(schedsim.SchedsimError, match=r"trainer\.use_v1=True.*accepted: trainer\.use_v1=False"):
+        check_verl_config(OmegaConf.create({"trainer": {"use_v1": True}, "data": {"dataloader_num_workers": 0}}))
+    with pytest.raises(schedsim.SchedsimError, match="dataloader_num_workers=2; accepted: 0"):
+        check_verl_config(OmegaConf.create({"trainer": {"use_v1": False}, "data": {"dataloader_num_workers": 2}}))
+    check_verl_config(OmegaConf.create({"trainer": {"use_v1": False}, "data": {"dataloader_num_workers": 0}}))
+    bare = object.__new__(SchedSimRayPPOTrainer)
+    bare.train_dataset = dataset
+    with pytest.raises(schedsim.SchedsimError, match="not an attached SchedSimRLHFDataset"):
+        bare._check_wiring()
