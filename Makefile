@@ -41,10 +41,11 @@ mutation: $(BIN)/.installed
 	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
 	$(BIN)/python analysis/mutation_score.py --survivors
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed-integrations
 	$(BIN)/python analysis/bench_schedulers.py
 	$(BIN)/python analysis/bench_simulator.py
 	$(BIN)/python analysis/bench_arith.py
+	$(BIN)/python analysis/bench_adapters.py
 
 figures: $(BIN)/.installed
 	$(BIN)/python analysis/theory_figures.py

@@ -81,3 +81,15 @@ def test_compare_presets_smoke(tmp_path: Path) -> None:
     table = rows(out)
     assert "bandit:few-categories" in out and set(table) >= {"uniform", "uniform-mixed", "mopps", "spo", "plr"}
     assert table["uniform"][3] == "+0.000"
+
+
+def test_bench_adapters_smoke() -> None:
+    import pytest
+
+    pytest.importorskip("trl")
+    pytest.importorskip("verl")
+    out = run("bench_adapters.py", "--steps", "2", "--prompts", "8", "--rollouts", "2", "--tokens", "4")
+    trl_line = next(line for line in out.splitlines() if line.startswith("TRL"))
+    verl_line = next(line for line in out.splitlines() if line.startswith("verl"))
+    assert float(re.search(r"observe\) ([\d.]+) ms per step of ([\d.]+) ms", trl_line).group(2)) > 0
+    assert "2 steps of 4 prompts" in trl_line and "(8 prompts x 2 rollouts x 4 tokens)" in verl_line
