@@ -321,3 +321,20 @@ def test_refusals_name_the_value_and_the_fix(tmp_path) -> None:
         SchedSimGRPOTrainer(
             model=model, reward_funcs=[reward], args=cut, train_dataset=ds, processing_class=tok, scheduler=sched
         )
+
+
+def test_two_processes_observe_and_select_identically(tmp_path) -> None:
+    """torchrun, 2 CPU processes (gloo): rewards and ids gathered in the same order, so the two schedulers agree."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    script = Path(__file__).with_name("trl_two_process.py")
+    cmd = [str(torchrun), "--nproc_per_node", "2", str(script), str(tmp_path)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    a, b = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert a == b and len(a["seen"]) == 4
+    assert all(len(ids) == 4 for ids, _ in a["seen"])  # 2 processes x 8 rows = 16 completions = 4 groups of 4
+    assert [ids for ids, _ in a["seen"]] == a["sel"][:4]  # trained on what was selected, in order
