@@ -1,6 +1,6 @@
 # Two entry points do all the set-up on a fresh machine:
 #   make compare   -> installs into .venv if needed, then runs the main job (the default comparison)
-#   make test      -> installs into .venv (test tools, TRL, verl) if needed, then runs lint and the test suite
+#   make test      -> installs into .venv (test tools, TRL, verl, Ray) if needed, then runs lint and the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,9 +13,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# the test run also needs the optional integrations (TRL, verl) to test the adapters against the real classes
+# the test run also needs the optional integrations (TRL, verl, Ray) to test the adapters and the Ray backend
 $(BIN)/.installed-integrations: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[dev,trl,verl]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,trl,verl,ray]"
 	touch $@
 
 compare: $(BIN)/.installed

@@ -142,13 +142,15 @@ def compare_cmd(
     target: float = typer.Option(None, help="accuracy for rollouts-to-target (default: baseline's final)"),
     baseline: str = typer.Option(None, help="scheduler for paired differences (default: uniform)"),
     out: Path = typer.Option(None, help="run directory (default: runs/compare-<config hash>)"),
-    workers: int = typer.Option(min(2, os.cpu_count() or 1), help="worker processes"),
+    workers: int = typer.Option(min(2, os.cpu_count() or 1), help="worker processes, or local Ray CPUs"),
+    backend: str = typer.Option("process", help="process (local worker processes) or ray"),
+    address: str = typer.Option(None, help="ray: address of a running cluster (default: start a local instance)"),
     ci: str = typer.Option("t", help="interval over seeds: t (Student-t) or bca (BCa bootstrap)"),
 ) -> None:
     """Run every scheduler x seed on the same budget; write tables, summary, figures; resume if re-run."""
     from schedsim.analysis.report import print_report, write_report
     from schedsim.analysis.stats import check_method
-    from schedsim.runner import RunConfig, RunStore, run_all
+    from schedsim.runner import RunConfig, RunStore
 
     config = RunConfig(
         schedulers=tuple(_specs(schedulers)),
@@ -162,21 +164,81 @@ def compare_cmd(
         baseline=baseline,
     )
     check_method(ci)  # before any unit runs
+    _check_backend(backend, address)
     store = RunStore(out or Path("runs") / f"compare-{config.digest()}")
-    units = config.units()
-    with _progress() as bar:
-        task = bar.add_task("units", total=len(units))
-
-        def report(spec: str, seed: int, status: str) -> None:
-            bar.advance(task)
-            if status != "done":
-                bar.console.print(f"{spec} seed {seed}: {status}")
-
-        ran = _interruptible(lambda: run_all(config, store, workers=workers, progress=report), store, config)
+    ran = _run_units([(config, store)], store.root, workers, backend, address)
     result = write_report(store, ci=ci)
-    typer.echo(f"{ran} unit(s) run, {len(units) - ran} resumed from {store.root}")
+    typer.echo(f"{ran} unit(s) run, {len(config.units()) - ran} resumed from {store.root}")
     print_report(result)
     typer.echo(f"report: {store.root / 'report.md'}")
+
+
+@app.command("sweep")
+@friendly
+def sweep_cmd(
+    schedulers: str = typer.Option(
+        ..., help="scheduler specs; any value may list alternatives: 'gaussian:sigma=0.2|0.5'"
+    ),
+    env: str = typer.Option(
+        "bandit", help="environment spec; any value may list alternatives: 'bandit:default|hard-tail'"
+    ),
+    seeds: int = typer.Option(5, help="seeds (paired: seed s is the same world for every scheduler)"),
+    budget: int = typer.Option(None, help="rollouts per run, all of them (default: the environment's)"),
+    batch: int = typer.Option(None, help="prompts per step, B"),
+    group: int = typer.Option(None, help="rollouts per prompt, G"),
+    eval_every: int = typer.Option(None, help="rollouts between held-out evaluations"),
+    device: str = typer.Option(None, help="arith/llm: cpu, cuda or auto"),
+    model: str = typer.Option(None, help="llm: local Hugging Face model directory"),
+    data: str = typer.Option(None, help="llm: JSONL problems"),
+    target: float = typer.Option(None, help="accuracy for rollouts-to-target (default: baseline's final)"),
+    baseline: str = typer.Option(None, help="scheduler for paired differences (default: uniform)"),
+    out: Path = typer.Option(None, help="sweep directory (default: runs/sweep-<config hash>)"),
+    workers: int = typer.Option(min(2, os.cpu_count() or 1), help="worker processes, or local Ray CPUs"),
+    backend: str = typer.Option("process", help="process (local worker processes) or ray"),
+    address: str = typer.Option(None, help="ray: address of a running cluster (default: start a local instance)"),
+    ci: str = typer.Option("t", help="interval over seeds: t (Student-t) or bca (BCa bootstrap)"),
+) -> None:
+    """Every expanded scheduler x world x seed on one budget; one run directory per world; resume if re-run."""
+    from schedsim.analysis.report import print_sweep_report, write_sweep_report
+    from schedsim.analysis.stats import check_method
+    from schedsim.runner import SweepConfig, SweepStore
+
+    config = SweepConfig(
+        schedulers=tuple(_specs(schedulers)),
+        envs=(_env_spec(env, device, model, data),),
+        seeds=seeds,
+        budget=budget,
+        batch=batch,
+        group=group,
+        eval_every=eval_every,
+        target=target,
+        baseline=baseline,
+    )
+    check_method(ci)
+    _check_backend(backend, address)
+    store = SweepStore(out or Path("runs") / f"sweep-{config.digest()}")
+    runs = store.plan(config)
+    ran = _run_units(runs, store.root, workers, backend, address)
+    store.write_manifest(config)
+    result = write_sweep_report(store.root, ci=ci)
+    total = sum(len(c.units()) for c, _ in runs)
+    typer.echo(f"{ran} unit(s) run, {total - ran} resumed, {len(runs)} world(s) in {store.root}")
+    print_sweep_report(result)
+    typer.echo(f"report: {store.root / 'report.md'}")
+
+
+def _check_backend(backend: str, address: str | None) -> None:
+    from schedsim.core.params import check_choice
+    from schedsim.runner.execute import BACKENDS
+
+    check_choice("backend", backend, BACKENDS)
+    if address is not None and backend != "ray":
+        raise SchedsimError(f"--address {address!r} is for the Ray backend; accepted: --backend ray --address ...")
+    if backend == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise SchedsimError("--backend ray needs Ray; accepted: pip install 'schedsim[ray]', or --backend process")
 
 
 @app.command("explain")
@@ -221,15 +283,21 @@ def explain_cmd(
 @app.command("report")
 @friendly
 def report_cmd(
-    run_dir: Path = typer.Argument(..., help="a directory written by schedsim compare"),
+    run_dir: Path = typer.Argument(..., help="a directory written by schedsim compare or schedsim sweep"),
     baseline: str = typer.Option(None, help="scheduler for paired differences (default: the run's baseline)"),
     target: float = typer.Option(None, help="accuracy for rollouts-to-target (default: the run's target)"),
     ci: str = typer.Option("t", help="interval over seeds: t (Student-t) or bca (BCa bootstrap)"),
 ) -> None:
-    """Re-analyse a finished run without re-running it: summary.csv, figures and report.md."""
-    from schedsim.analysis.report import print_report, write_report
+    """Re-analyse a finished run or sweep without re-running it: summary.csv, figures and report.md."""
+    from schedsim.analysis.report import print_report, print_sweep_report, write_report, write_sweep_report
     from schedsim.runner import RunStore
+    from schedsim.runner.sweep import is_sweep
 
+    if is_sweep(run_dir):
+        swept = write_sweep_report(run_dir, baseline=baseline, target=target, ci=ci)
+        print_sweep_report(swept)
+        typer.echo("wrote: " + ", ".join(str(f) for f in swept.files))
+        return
     result = write_report(RunStore(run_dir), baseline=baseline, target=target, ci=ci)
     print_report(result)
     typer.echo("wrote: " + ", ".join(str(f) for f in result.files))
@@ -238,7 +306,7 @@ def report_cmd(
 @app.command("aggregate")
 @friendly
 def aggregate_cmd(
-    run_dirs: list[Path] = typer.Argument(..., help="run directories of schedsim compare, one per world"),
+    run_dirs: list[Path] = typer.Argument(..., help="run directories of schedsim compare (one per world) or sweeps"),
     out: Path = typer.Option(Path("runs/aggregate"), help="directory for aggregate.csv, .md and .png"),
     baseline: str = typer.Option("uniform", help="scheduler that P(improvement) is measured against"),
     ci: str = typer.Option("percentile", help="stratified bootstrap interval: percentile or bca"),
@@ -320,18 +388,34 @@ def _env_spec(env: str, device: str | None, model: str | None = None, data: str 
     return env + ("," if ":" in env else ":") + ",".join(extra)
 
 
-def _interruptible(work: Callable[[], Any], store: Any, config: Any) -> Any:
+def _interruptible(work: Callable[[], Any], runs: list[tuple[Any, Any]], root: Path) -> Any:
     """Run ``work``; on Ctrl-C say how many units are saved and how to resume, exit 130, no traceback."""
     try:
         return work()
     except KeyboardInterrupt:
-        saved = sum(store.is_done(config, spec, seed) for spec, seed in config.units())
+        total = sum(len(config.units()) for config, _ in runs)
+        saved = sum(store.is_done(config, spec, seed) for config, store in runs for spec, seed in config.units())
         typer.echo(
-            f"interrupted: {saved} of {len(config.units())} unit(s) saved in {store.root}; "
-            "run the same command again to resume",
+            f"interrupted: {saved} of {total} unit(s) saved in {root}; run the same command again to resume",
             err=True,
         )
         raise typer.Exit(code=130) from None
+
+
+def _run_units(runs: list[tuple[Any, Any]], root: Path, workers: int, backend: str, address: str | None) -> int:
+    """Run every unfinished unit of ``runs`` with a progress bar; returns how many ran."""
+    from schedsim.runner import run_many
+
+    with _progress() as bar:
+        task = bar.add_task("units", total=sum(len(config.units()) for config, _ in runs))
+
+        def report(spec: str, seed: int, status: str) -> None:
+            bar.advance(task)
+            if status != "done":
+                bar.console.print(f"{spec} seed {seed}: {status}")
+
+        work = lambda: run_many(runs, workers=workers, progress=report, backend=backend, address=address)  # noqa: E731
+        return _interruptible(work, runs, root)
 
 
 def _progress() -> Any:

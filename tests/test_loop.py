@@ -31,7 +31,7 @@ def test_tally_of_a_hand_made_batch() -> None:
     expected = np.zeros(10)
     np.add.at(expected, [9, 0, 3, 5, 9], 1)  # bins [b/10, (b+1)/10); p = 0.95 and 0.99 in the last
     np.testing.assert_allclose([row[f"sel_p{b}"] for b in range(10)], expected / 5)
-    assert np.isnan(row["sched_time_share"])  # no time recorded yet
+    assert np.isnan(row["time_sched_share"])  # no time recorded yet
     assert np.isnan(Tally().row()["zero_var_frac"])
 
 

@@ -38,7 +38,7 @@ def test_paired_targets_and_summary() -> None:
                         "heldout_acc": acc,
                         "zero_var_frac": 0.1,
                         "calib_abs_err": np.nan,
-                        "sched_time_share": 0.01,
+                        "time_sched_share": 0.01,
                     }
                 )
     table = pd.DataFrame(rows)
@@ -53,7 +53,7 @@ def test_paired_targets_and_summary() -> None:
 
 
 def unit_rows(spec: str, seed: int, rollouts: list[int], acc: list[float], **cols: list[float]) -> list[dict]:
-    base = {"zero_var_frac": 0.0, "calib_abs_err": np.nan, "sched_time_share": 0.0}
+    base = {"zero_var_frac": 0.0, "calib_abs_err": np.nan, "time_sched_share": 0.0}
     return [
         {"scheduler": spec, "seed": seed, "rollouts": r, "heldout_acc": a} | base | {k: v[i] for k, v in cols.items()}
         for i, (r, a) in enumerate(zip(rollouts, acc, strict=True))
@@ -68,7 +68,7 @@ def test_per_unit_on_a_hand_made_unit() -> None:
         [0.2, 0.5, 0.6],
         zero_var_frac=[0.5, 0.3, 0.1],
         calib_abs_err=[0.4, 0.2, 0.1],
-        sched_time_share=[0.1, 0.2, 0.3],
+        time_sched_share=[0.1, 0.2, 0.3],
     )
     table = pd.DataFrame(rows[::-1])  # stored order must not matter
     u = per_unit(table, 0.55).iloc[0]
@@ -77,7 +77,7 @@ def test_per_unit_on_a_hand_made_unit() -> None:
     assert u["to_target"] == pytest.approx(100 + 0.5 * 200)  # 0.55 halfway between 0.5 (100) and 0.6 (300)
     assert u["zero_var"] == pytest.approx(0.3)
     assert u["calib"] == pytest.approx(0.15)  # after the first evaluation, whose estimates are the prior
-    assert u["sched_share"] == pytest.approx(0.2)
+    assert u["time_sched_share"] == pytest.approx(0.2)
 
 
 def test_summary_uses_t_intervals_and_censored_rollouts_to_target() -> None:

@@ -41,7 +41,7 @@ def test_budget_counts_every_rollout_and_is_never_exceeded() -> None:
 
 def test_same_seed_same_table() -> None:
     a, b = run_unit(tiny(), "sec", 1), run_unit(tiny(), "sec", 1)
-    pd.testing.assert_frame_equal(a.drop(columns="sched_time_share"), b.drop(columns="sched_time_share"))
+    pd.testing.assert_frame_equal(a.drop(columns="time_sched_share"), b.drop(columns="time_sched_share"))
 
 
 def test_budget_smaller_than_a_batch_is_refused() -> None:
@@ -68,7 +68,7 @@ def test_resume_skips_finished_units_and_reproduces_the_rest(tmp_path) -> None:
     assert ("sec", 1, "done") in seen and ("uniform", 0, "skipped") in seen
     assert kept.stat().st_mtime_ns == stamp  # finished work untouched
     again = store.read_units()
-    cols = [c for c in first.columns if c != "sched_time_share"]
+    cols = [c for c in first.columns if c != "time_sched_share"]
     pd.testing.assert_frame_equal(first[cols], again[cols])
 
 
@@ -77,7 +77,7 @@ def test_parallel_workers_give_the_same_tables(tmp_path) -> None:
     serial, parallel = RunStore(tmp_path / "a"), RunStore(tmp_path / "b")
     run_all(config, serial, workers=1)
     run_all(config, parallel, workers=2)
-    cols = [c for c in serial.read_units().columns if c != "sched_time_share"]
+    cols = [c for c in serial.read_units().columns if c != "time_sched_share"]
     pd.testing.assert_frame_equal(serial.read_units()[cols], parallel.read_units()[cols])
 
 

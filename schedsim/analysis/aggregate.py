@@ -64,8 +64,10 @@ def load_worlds(run_dirs: Sequence[Path]) -> pd.DataFrame:
     """
     if not run_dirs:
         raise AggregateError("no run directory given; accepted: one or more directories written by schedsim compare")
+    from schedsim.runner.sweep import expand_run_dirs
+
     frames, seen = [], {}
-    for path in run_dirs:
+    for path in expand_run_dirs(list(run_dirs)):  # a sweep directory stands for its worlds
         store = RunStore(path)
         world = store.read_config().env
         if world in seen:
@@ -101,13 +103,17 @@ def write_aggregate(
     """Aggregate run directories into ``aggregate.csv``, ``profile.csv``, ``aggregate.png`` and ``aggregate.md``.
 
     Args:
-        run_dirs: directories written by ``schedsim compare``, one per world (environment).
+        run_dirs: directories written by ``schedsim compare``, one per world (environment), or by ``schedsim
+            sweep`` (each stands for its worlds).
         out: output directory (created).
         baseline: scheduler that P(improvement) is measured against.
         ci: stratified bootstrap interval, ``"percentile"`` (rliable's default) or ``"bca"``.
     """
     check_method(ci, AGGREGATE_METHODS)
     baseline = canonical_spec(baseline)
+    from schedsim.runner.sweep import expand_run_dirs
+
+    run_dirs = expand_run_dirs(list(run_dirs))  # a sweep directory stands for its worlds
     units = load_worlds(run_dirs)
     order, dropped = common_schedulers(units, baseline)
     units = units[units["scheduler"].isin(order)]

@@ -42,11 +42,12 @@ def per_unit(table: pd.DataFrame, target: float | dict[int, float], metric: str 
     (:func:`rollouts_to_target`, NaN if never reached), ``budget_used`` (rollouts at the last evaluation: where a
     run that never reached the target is censored), ``zero_var`` (mean zero-variance fraction over
     evaluations), ``calib`` (mean |p̂ − p| over evaluations after the first, whose estimates are the prior),
-    ``sched_share`` (mean share of time spent in the scheduler).
+    ``time_sched_share`` (mean share of wall time spent in the scheduler; like every ``time_`` column it is a
+    measurement of the machine, not a result, and is ignored when results are compared).
 
     Args:
         table: unit tables, columns ``scheduler, seed, rollouts, metric, zero_var_frac, calib_abs_err,
-            sched_time_share``.
+            time_sched_share``.
         target: one accuracy, or one per seed (paired targets, see :func:`paired_targets`).
         metric: the accuracy column.
     """
@@ -64,7 +65,7 @@ def per_unit(table: pd.DataFrame, target: float | dict[int, float], metric: str 
                 "budget_used": float(r[-1]),
                 "zero_var": float(unit["zero_var_frac"].mean()),
                 "calib": float(unit["calib_abs_err"].iloc[1:].mean()) if len(unit) > 1 else np.nan,
-                "sched_share": float(unit["sched_time_share"].mean()),
+                "time_sched_share": float(unit["time_sched_share"].mean()),
             }
         )
     return pd.DataFrame(rows)
@@ -81,7 +82,7 @@ def paired_targets(table: pd.DataFrame, baseline: str, metric: str = "heldout_ac
     return {int(s): float(v) for s, v in zip(base["seed"], base[metric], strict=True)}
 
 
-SUMMARY_METRICS = ("final", "auc", "zero_var", "calib", "sched_share")
+SUMMARY_METRICS = ("final", "auc", "zero_var", "calib", "time_sched_share")
 
 
 def summarize(

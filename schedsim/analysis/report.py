@@ -243,3 +243,59 @@ def _markdown(store: RunStore, result: Report, seeds: list[int]) -> str:
     parts += ["## Versions", "", "| package | version |", "|:---|:---|"]
     parts += [f"| {name} | {version} |" for name, version in package_versions().items()]
     return "\n".join(parts) + "\n"
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What :func:`write_sweep_report` computed and wrote: one :class:`Report` per world and the stacked table."""
+
+    worlds: list[tuple[str, Report]]
+    summary: pd.DataFrame  # every world's summary, with an ``env`` column first
+    files: list[Path]
+
+
+def write_sweep_report(
+    root: Path, *, baseline: str | None = None, target: float | None = None, ci: str = "t"
+) -> SweepReport:
+    """Each world's report (in its own run directory), then ``summary.csv`` and ``report.md`` for the whole sweep.
+
+    A world with no finished unit yet is left out of the stacked table (and named in ``report.md``).
+    """
+    from schedsim.runner.store import StoreError
+    from schedsim.runner.sweep import SweepStore
+
+    sweep = SweepStore(root)
+    worlds: list[tuple[str, Report]] = []
+    missing: list[str] = []
+    for env, store in sweep.worlds():
+        try:
+            worlds.append((env, write_report(store, baseline=baseline, target=target, ci=ci)))
+        except StoreError:
+            missing.append(env)
+    if not worlds:
+        raise StoreError(f"sweep directory {str(root)!r} has no finished unit yet")
+    summary = pd.concat([r.summary.assign(env=env) for env, r in worlds], ignore_index=True)
+    summary = summary[["env"] + [c for c in summary.columns if c != "env"]]
+    files = [Path(root) / "summary.csv", Path(root) / "report.md"]
+    summary.to_csv(files[0], index=False)
+    parts = [f"# schedsim sweep: {len(worlds)} world(s)", ""]
+    if missing:
+        parts += [f"No finished unit yet in: {', '.join(f'`{m}`' for m in missing)}.", ""]
+    for env, result in worlds:
+        folder = result.files[-1].parent.relative_to(Path(root))
+        parts += [f"## `{env}`", "", f"Full report: [{folder}/report.md]({folder}/report.md).", ""]
+        if result.warning:
+            parts += [f"**Warning:** {result.warning}", ""]
+        parts += [markdown_table(result.summary, result.target, result.baseline), ""]
+    files[1].write_text("\n".join(parts))
+    return SweepReport(worlds, summary, files)
+
+
+def print_sweep_report(result: SweepReport, console: Console | None = None) -> None:
+    """One titled summary table per world."""
+    console = console or Console()
+    if not console.is_terminal:
+        console.width = 200
+    for env, report in result.worlds:
+        console.print(Text(f"world {env}", style="bold"))
+        print_report(report, console)

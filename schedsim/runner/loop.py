@@ -41,7 +41,7 @@ class Tally:
         out = {
             "zero_var_frac": self.zero_var / self.groups if self.groups else np.nan,
             "effective_ratio": self.mixed_rollouts / self.rollouts if self.rollouts else np.nan,
-            "sched_time_share": self.sched_time / self.total_time if self.total_time else np.nan,
+            "time_sched_share": self.sched_time / self.total_time if self.total_time else np.nan,
         }
         total = self.selected.sum()
         out.update({f"sel_p{b}": (self.selected[b] / total if total else np.nan) for b in range(P_BINS)})

@@ -30,7 +30,17 @@ class StoreError(SchedsimError):
 
 
 #: version of the unit table's schema and of the loop's semantics; bump it when a change alters unit results
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: prefix of wall-clock columns: measurements of the machine, excluded from result comparisons
+TIME_PREFIX = "time_"
+
+
+def result_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The result columns of a unit or summary table: everything but the ``time_`` (wall-clock) columns.
+
+    These are bit-identical for the same configuration and seed, whatever the worker count or backend.
+    """
+    return table[[c for c in table.columns if not str(c).startswith(TIME_PREFIX)]]
 
 
 def unit_name(spec: str, seed: int) -> str:
