@@ -19,6 +19,25 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main_options(
+    imports: list[str] = typer.Option(
+        None,
+        "--import",
+        help="import a module (name or .py path) that registers schedulers or environments; repeatable",
+    ),
+) -> None:
+    """Simulate and compare difficulty schedulers for RLVR."""
+    from schedsim.core.plugins import PluginError, import_user_module
+
+    try:
+        for target in imports or []:
+            import_user_module(target)
+    except PluginError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn SchedsimError into one line on stderr and exit code 2, no traceback."""
 
@@ -148,8 +167,9 @@ def compare_cmd(
     ci: str = typer.Option("t", help="interval over seeds: t (Student-t) or bca (BCa bootstrap)"),
 ) -> None:
     """Run every scheduler x seed on the same budget; write tables, summary, figures; resume if re-run."""
-    from schedsim.analysis.report import print_report, write_report
+    from schedsim.analysis.report import print_report
     from schedsim.analysis.stats import check_method
+    from schedsim.api import compare
     from schedsim.runner import RunConfig, RunStore
 
     config = RunConfig(
@@ -166,10 +186,25 @@ def compare_cmd(
     check_method(ci)  # before any unit runs
     _check_backend(backend, address)
     store = RunStore(out or Path("runs") / f"compare-{config.digest()}")
-    ran = _run_units([(config, store)], store.root, workers, backend, address)
-    result = write_report(store, ci=ci)
-    typer.echo(f"{ran} unit(s) run, {len(config.units()) - ran} resumed from {store.root}")
-    print_report(result)
+    runs = [(config, store)]
+    with _progress() as bar:
+        task = bar.add_task("units", total=len(config.units()))
+
+        def report(spec: str, seed: int, status: str) -> None:
+            bar.advance(task)
+            if status != "done":
+                bar.console.print(f"{spec} seed {seed}: {status}")
+
+        def work() -> Any:
+            return compare(
+                list(config.schedulers), config.env, seeds=seeds, budget=budget, batch=batch, group=group,
+                eval_every=eval_every, target=target, baseline=baseline, out=store.root, workers=workers,
+                backend=backend, address=address, ci=ci, figures=True, progress=report,
+            )  # fmt: skip
+
+        result = _interruptible(work, runs, store.root)
+    typer.echo(f"{result.ran} unit(s) run, {len(config.units()) - result.ran} resumed from {store.root}")
+    print_report(result.report)
     typer.echo(f"report: {store.root / 'report.md'}")
 
 

@@ -73,7 +73,9 @@ def resolve_choices(
     return baseline, target, ci
 
 
-def write_report(store: RunStore, *, baseline: str | None = None, target: float | None = None, ci: str = "t") -> Report:
+def write_report(
+    store: RunStore, *, baseline: str | None = None, target: float | None = None, ci: str = "t", figures: bool = True
+) -> Report:
     """(Re)generate ``summary.csv``, the PNG figures and ``report.md`` from the finished units; runs nothing.
 
     Args:
@@ -82,6 +84,7 @@ def write_report(store: RunStore, *, baseline: str | None = None, target: float 
         target: accuracy for rollouts-to-target (default: the run's ``--target``, else the baseline's final
             accuracy on each seed).
         ci: ``"t"`` or ``"bca"``, the interval over seeds of every number in the table.
+        figures: also write the PNG figures.
     """
     baseline, fixed_target, ci = resolve_choices(store, baseline, target, ci)
     config = store.read_config()
@@ -91,7 +94,8 @@ def write_report(store: RunStore, *, baseline: str | None = None, target: float 
     summary = summarize(per_unit(table, goal), order, baseline, ci=ci)
     files = [store.root / "summary.csv"]
     summary.to_csv(files[0], index=False)
-    files += _figures(store, table, order, baseline, goal)
+    if figures:
+        files += _figures(store, table, order, baseline, goal)
     files.append(store.root / "report.md")
     result = Report(summary, goal, files, baseline, ci)
     files[-1].write_text(_markdown(store, result, sorted(int(s) for s in set(table["seed"]))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,16 +23,50 @@ _BUILTIN_MODULE = "schedsim.schedulers"
 
 
 def register(cls: type[Scheduler]) -> type[Scheduler]:
-    """Class decorator: make a Scheduler subclass buildable by its ``name``."""
+    """Class decorator: make a Scheduler subclass buildable by its ``name``.
+
+    Checked here, so a mistake surfaces at registration: the class is a :class:`Scheduler` subclass with its own
+    ``name`` (letters, digits, ``_`` or ``-``), and its constructor is ``__init__(self, pool, *, seed=None,
+    <hyperparameters>...)``: every hyperparameter keyword-only (after ``*``) with a default, since spec strings
+    set them by name.
+    """
     if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
         raise SpecError(f"{cls!r} is not a Scheduler subclass; accepted: subclasses of schedsim.Scheduler")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", cls.name or "") or cls.name == Scheduler.name:
+        raise SpecError(
+            f"{cls.__name__}.name is {cls.name!r}; accepted: a class attribute name = 'my-scheduler' (letters, "
+            "digits, '_' or '-')"
+        )
+    positional = [
+        p.name
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if p.name != "pool" and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if positional:
+        raise SpecError(
+            f"{cls.__name__}.__init__ takes {', '.join(map(repr, positional))} by position; accepted: "
+            "__init__(self, pool, *, seed=None, name=default, ...): hyperparameters keyword-only, after '*'"
+        )
+    missing = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and p.name not in SIGNALS
+    ]
+    if missing:
+        raise SpecError(
+            f"{cls.__name__}.__init__ has no default for {', '.join(map(repr, missing))}; accepted: every "
+            "hyperparameter with a default (spec strings may omit it)"
+        )
     _REGISTRY[cls.name] = cls
     return cls
 
 
 def available() -> list[str]:
-    """Sorted names of every registered scheduler."""
+    """Sorted names of every registered scheduler (built-ins, installed plugins, imported modules)."""
     importlib.import_module(_BUILTIN_MODULE)
+    from schedsim.core.plugins import load_plugins
+
+    load_plugins()
     return sorted(_REGISTRY)
 
 
@@ -57,10 +92,27 @@ def params(name: str) -> list[Param]:
     sig = inspect.signature(get(name).__init__)
     skip = {"self", "pool", "seed", *SIGNALS}
     return [
-        Param(p.name, p.default, str(p.annotation))
+        Param(p.name, p.default, annotation_text(p.annotation, p.default))
         for p in sig.parameters.values()
         if p.name not in skip and p.kind is inspect.Parameter.KEYWORD_ONLY
     ]
+
+
+def annotation_text(annotation: Any, default: Any = None) -> str:
+    """An annotation as ``"float"`` / ``"int | None"`` whether it was written with or without
+    ``from __future__ import annotations`` (a string, a class, ``Optional[...]`` or ``X | Y``); no annotation:
+    the default's type."""
+    if annotation is inspect.Parameter.empty:
+        return "None" if default is None else type(default).__name__
+    text = annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+    text = re.sub(r"\btyping\.", "", text)
+    optional = re.fullmatch(r"Optional\[(.*)\]", text)
+    if optional:
+        text = f"{optional.group(1)} | None"
+    union = re.fullmatch(r"Union\[(.*)\]", text)
+    if union:
+        text = " | ".join(t.strip() for t in union.group(1).split(","))
+    return text
 
 
 def signals(name: str) -> list[str]:

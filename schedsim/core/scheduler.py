@@ -239,17 +239,36 @@ class Scheduler(abc.ABC):
         self._n_selected, self._n_observed = (int(x) for x in state["counters"])
 
     # -- to implement ----------------------------------------------------------------------------------
+    # A subclass implements ``_select`` and ``_observe`` (and ``_state`` / ``_load_state`` if it keeps state
+    # beyond its RNG, ``self._rng``); the public ``select`` / ``observe`` validate the input, count, and call them.
     @abc.abstractmethod
-    def _select(self, k: int) -> np.ndarray: ...
+    def _select(self, k: int) -> np.ndarray:
+        """Return ``k`` prompt ids (``k`` already checked: a non-negative int, ``<= N`` when ``distinct``).
+
+        Draw randomness only from ``self._rng``.
+        """
 
     @abc.abstractmethod
-    def _observe(self, feedback: Feedback) -> None: ...
+    def _observe(self, feedback: Feedback) -> None:
+        """Learn from ``feedback`` (already checked: a Feedback whose ids lie in the pool)."""
 
     def _state(self) -> dict[str, Any]:
+        """The scheduler's own state as plain data (a deep copy); the RNG and counters are saved by the base."""
         return {}
 
     def _load_state(self, body: dict[str, Any]) -> None:
+        """Restore what :meth:`_state` returned."""
         del body
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        for public, private in (("select", "_select"), ("observe", "_observe")):
+            if public in own and private not in own and getattr(cls, private, None) is getattr(Scheduler, private):
+                raise TypeError(
+                    f"{cls.__name__} overrides {public}(); accepted: implement {private}() instead (the base "
+                    f"class's {public}() validates the input, counts, then calls {private}())"
+                )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.pool.n}, seed={self.seed})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -89,7 +90,8 @@ class RunConfig:
         out = asdict(self)
         out["schedulers"] = list(self.schedulers)
         _, preset, env_config = parse_env_spec(self.env)
-        out["env_resolved"] = {"preset": preset, **env_config.to_dict()}
+        resolved = env_config.to_dict() if hasattr(env_config, "to_dict") else dataclasses.asdict(env_config)
+        out["env_resolved"] = {"preset": preset, **resolved}
         return out
 
     @classmethod
