@@ -47,7 +47,7 @@ def test_bad_specs_name_the_value_and_accepted_ones(spec: str, message: str) -> 
 
 def test_bad_parameter_values(pool: schedsim.PromptPool) -> None:
     with pytest.raises(
-        schedsim.ParameterError, match=r"gaussian: sigma=0.0 is out of range; accepted: a number in \(0, inf\]"
+        schedsim.ParameterError, match=r"gaussian: sigma=0.0 is out of range; accepted: a number in \(0, inf\)"
     ):
         schedsim.make_scheduler("gaussian:sigma=0", pool=pool)
     with pytest.raises(
