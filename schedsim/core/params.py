@@ -52,3 +52,14 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> object:
     if value not in choices:
         raise ParameterError(f"{name}={value!r} is not accepted; accepted: {accepted(choices)}")
     return value
+
+
+def check_group(value: int, name: str = "group") -> int:
+    """Return ``value`` if it is an integer group size >= 2, else raise ParameterError saying why."""
+    check_int(name, value)
+    if value < 2:
+        raise ParameterError(
+            f"{name}={value!r} gives no group-relative signal: a group of fewer than 2 rollouts has zero "
+            "variance, so every GRPO advantage is 0; accepted: an integer >= 2"
+        )
+    return value
