@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from schedsim.core.errors import SchedsimError
+from schedsim.core.params import check_int
 from schedsim.runner.config import RunConfig
 from schedsim.runner.loop import run_unit
 from schedsim.runner.store import RunStore
@@ -67,8 +68,10 @@ def run_all(config: RunConfig, store: RunStore, *, workers: int = 1, progress: P
     """Run every unfinished unit of ``config`` into ``store``; returns how many ran.
 
     Units already stored are skipped (resume). A unit that fails does not stop the others; after all have run,
-    a SchedsimError lists the failures (the finished units stay on disk).
+    a SchedsimError lists the failures (the finished units stay on disk). ``workers`` < 1 is refused before
+    anything is written.
     """
+    check_int("workers", workers, 1)
     lock = store.lock()
     try:
         store.open_for(config)
