@@ -127,6 +127,8 @@ def make_scheduler(spec: str, *, pool: PromptPool, seed: int | None = None, **kw
         The scheduler.
     """
     name, spec_kwargs = parse_spec(spec)
+    if not isinstance(pool, PromptPool):  # before the constructor, whose estimator would read pool.n first
+        raise ParameterError(f"{name}: pool is {type(pool).__name__}; accepted: a schedsim.PromptPool")
     table = {p.name for p in params(name)} | set(signals(name))
     for key in kwargs:
         if key not in table:
