@@ -114,8 +114,8 @@ class RunStore:
             return RunConfig.from_dict(data)
         except SchedsimError as exc:  # valid JSON, but not a configuration this version accepts
             raise StoreError(
-                f"corrupt {self.config_path} ({exc}); the unit files are intact: delete config.json and re-run "
-                "the command to resume"
+                f"{self.config_path} is not a configuration this version accepts ({exc}); the unit files are "
+                "intact: delete config.json and re-run the command to resume"
             ) from None
 
     def unit_path(self, config: RunConfig, spec: str, seed: int) -> Path:
