@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from schedsim.core.errors import SchedsimError
+from schedsim.core.params import check_group, check_int
 from schedsim.core.registry import available, get, params, signals
 
 app = typer.Typer(
@@ -129,14 +130,18 @@ def check_cmd(spec: str = typer.Argument(..., help="scheduler spec, e.g. 'paced:
 @friendly
 def demo_cmd(
     schedulers: str = typer.Option("uniform,paced,beta,gaussian,sec", help="comma-separated scheduler specs"),
-    steps: int = typer.Option(30, min=2, help="batches per scheduler"),
-    batch: int = typer.Option(64, min=1, help="prompts per batch"),
-    group: int = typer.Option(8, min=1, help="rollouts per prompt"),
-    seed: int = typer.Option(0, min=0, help="seed"),
+    steps: int = typer.Option(30, help="batches per scheduler (>= 2)"),
+    batch: int = typer.Option(64, help="prompts per batch"),
+    group: int = typer.Option(8, help="rollouts per prompt (>= 2)"),
+    seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Selection-only demo on a frozen pool with known pass rates: what does each scheduler pick?"""
     from schedsim.demo import run_demo
 
+    check_int("steps", steps, 2)  # one-line errors, not typer's boxed usage error
+    check_int("batch", batch, 1)
+    check_group(group)
+    check_int("seed", seed, 0)
     results = run_demo(_specs(schedulers), steps=steps, batch=batch, group=group, seed=seed)
     typer.echo(f"{'scheduler':32s} {'mean p':>7s} {'p(1-p)':>7s} {'zero-var':>8s} {'distinct':>8s}")
     for r in results:
@@ -294,6 +299,7 @@ def explain_cmd(
     """Why a scheduler wins or loses: uniform, step-size control, its rule on the oracle, on its own estimator."""
     from schedsim.explain import configs, format_explain, plan, run_explain
 
+    check_int("workers", workers, 1)  # run_all checks too; here it fails before the ladder is planned
     run = {"seeds": seeds, "budget": budget, "batch": batch, "group": group, "eval_every": eval_every}
     variants = plan(spec, env, sensitivity)
     digest = configs(variants[0], **run).digest()
@@ -372,12 +378,21 @@ def snr_cmd(
     from schedsim.analysis.snr import fit_boundary_exponents, snr_table
     from schedsim.envs import make_env
 
-    if group < 2:
-        raise SchedsimError(f"group={group} gives no group-relative signal; accepted: group >= 2")
+    check_group(group)
+    for flag, value, why in (
+        ("--prompts", prompts, "two prompts per pass-rate bin"),
+        ("--samples", samples, "a gradient variance needs two samples"),
+    ):
+        if value is not None and value < 2:
+            raise SchedsimError(
+                f"{flag} {value} is not accepted ({why}); accepted: an integer >= 2, or leave {flag} out for the "
+                "default"
+            )
+    _check_out_dir(out, "--out")
     environment = make_env(_env_spec(env, device), seed=seed)
     arith = environment.name == "arith"
-    prompts = prompts or (40 if arith else 400)
-    samples = samples or (24 if arith else 1000)
+    prompts = (40 if arith else 400) if prompts is None else prompts
+    samples = (24 if arith else 1000) if samples is None else samples
     table = snr_table(
         environment, group=group, n_prompts=prompts, n_samples=samples, seed=seed, n_bins=10 if arith else 20
     )
@@ -399,6 +414,19 @@ def snr_cmd(
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     typer.echo(f"boundary exponents: p->0 {low:.3f}, p->1 {high:.3f}")
     typer.echo(f"wrote {out / 'snr.csv'} and {out / 'snr.png'}")
+
+
+def _check_out_dir(out: Path, flag: str) -> None:
+    """Refuse an output directory that cannot be created or written, before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise SchedsimError(f"{flag} {str(out)!r} is an existing file; accepted: a directory, or a path to create")
+    parent = out
+    while not parent.exists():  # the nearest existing ancestor is where the directory will be created
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SchedsimError(f"{flag} {str(out)!r} lies under the file {str(parent)!r}; accepted: a directory path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SchedsimError(f"{flag} {str(out)!r}: {str(parent)!r} is not writable; accepted: a writable directory")
 
 
 def _env_spec(env: str, device: str | None, model: str | None = None, data: str | None = None) -> str:

@@ -96,7 +96,7 @@ def test_param_checks_name_value_and_range() -> None:
         check_range("x", 1.5, 0.0, 1.0)
     with pytest.raises(schedsim.ParameterError, match=r"x=nan is out of range"):
         check_range("x", float("nan"), 0.0, 1.0)
-    with pytest.raises(schedsim.ParameterError, match=r"n=0 is out of range; accepted: an integer in \[1, inf\]"):
+    with pytest.raises(schedsim.ParameterError, match=r"n=0 is out of range; accepted: an integer in \[1, inf\)"):
         check_int("n", 0, 1)
     with pytest.raises(schedsim.ParameterError, match=r"m='c' is not accepted; accepted: 'a', 'b'"):
         check_choice("m", "c", ("a", "b"))

@@ -6,6 +6,7 @@ import pytest
 import schedsim
 from schedsim.core import registry
 from schedsim.core.registry import canonical_spec, params, parse_spec, signals
+from schedsim.runner import RunConfig
 
 
 def test_builtin_schedulers_registered() -> None:
@@ -47,7 +48,7 @@ def test_bad_specs_name_the_value_and_accepted_ones(spec: str, message: str) -> 
 
 def test_bad_parameter_values(pool: schedsim.PromptPool) -> None:
     with pytest.raises(
-        schedsim.ParameterError, match=r"gaussian: sigma=0.0 is out of range; accepted: a number in \(0, inf\]"
+        schedsim.ParameterError, match=r"gaussian: sigma=0.0 is out of range; accepted: a number in \(0, inf\)"
     ):
         schedsim.make_scheduler("gaussian:sigma=0", pool=pool)
     with pytest.raises(
@@ -73,8 +74,22 @@ def test_kwargs_and_signals(pool: schedsim.PromptPool) -> None:
 
 
 def test_canonical_spec_sorts_keys() -> None:
-    assert canonical_spec("paced:tau=0.40,explore=0") == "paced:explore=0.0,tau=0.4"
+    assert canonical_spec("paced:tau=0.40,explore=0.1") == "paced:explore=0.1,tau=0.4"
     assert canonical_spec(" uniform ") == "uniform"
+
+
+def test_canonical_spec_drops_defaults() -> None:
+    assert canonical_spec("paced:tau=0.40,explore=0") == "paced:tau=0.4"  # explore=0 is paced's default
+    assert canonical_spec("paced:tau=0.5") == canonical_spec("paced") == "paced"
+    assert canonical_spec("beta:unbiased=false,alpha=1") == "beta"
+    assert canonical_spec("beta:unbiased=true") == "beta:unbiased=True"
+    assert canonical_spec("paced:candidates=none") == "paced"
+    assert canonical_spec("lilo:probe_group=8,rule=topk") == "lilo"
+
+
+def test_default_spelling_is_a_duplicate() -> None:
+    with pytest.raises(schedsim.SpecError, match=r"'paced' and 'paced:tau=0.5' are both 'paced'"):
+        RunConfig(schedulers=("paced", "paced:tau=0.5"))
 
 
 def test_register_third_party(pool: schedsim.PromptPool, monkeypatch: pytest.MonkeyPatch) -> None:

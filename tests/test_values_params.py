@@ -91,19 +91,19 @@ def test_preset_defaults_are_the_papers(spec: str, read, want: tuple) -> None:
         (lambda: EmpiricalEstimator(POOL, init=None), "init=None is out of range; accepted: a number in [0, 1]"),
         (
             lambda: BetaPosteriorEstimator(POOL, prior_alpha=0.0),
-            "prior_alpha=0.0 is out of range; accepted: a number in (0, inf]",
+            "prior_alpha=0.0 is out of range; accepted: a number in (0, inf)",
         ),
         (
             lambda: BetaPosteriorEstimator(POOL, prior_alpha=-1.0),
-            "prior_alpha=-1.0 is out of range; accepted: a number in (0, inf]",
+            "prior_alpha=-1.0 is out of range; accepted: a number in (0, inf)",
         ),
         (
             lambda: BetaPosteriorEstimator(POOL, prior_beta=0.0),
-            "prior_beta=0.0 is out of range; accepted: a number in (0, inf]",
+            "prior_beta=0.0 is out of range; accepted: a number in (0, inf)",
         ),
         (
             lambda: BetaPosteriorEstimator(POOL, prior_beta=-1.0),
-            "prior_beta=-1.0 is out of range; accepted: a number in (0, inf]",
+            "prior_beta=-1.0 is out of range; accepted: a number in (0, inf)",
         ),
         (lambda: BetaPosteriorEstimator(POOL, decay=0.0), "decay=0.0 is out of range; accepted: a number in (0, 1]"),
         (lambda: BetaPosteriorEstimator(POOL, decay=1.5), "decay=1.5 is out of range; accepted: a number in (0, 1]"),
@@ -119,15 +119,15 @@ def test_preset_defaults_are_the_papers(spec: str, read, want: tuple) -> None:
             lambda: CategoryQ(POOL, adv_std="bessel"),
             "adv_std='bessel' is not accepted; accepted: 'unbiased', 'population', 'none'",
         ),
-        (lambda: LogZEstimator(POOL, kl_coef=0.0), "kl_coef=0.0 is out of range; accepted: a number in (0, inf]"),
-        (lambda: LogZEstimator(POOL, kl_coef=-1.0), "kl_coef=-1.0 is out of range; accepted: a number in (0, inf]"),
+        (lambda: LogZEstimator(POOL, kl_coef=0.0), "kl_coef=0.0 is out of range; accepted: a number in (0, inf)"),
+        (lambda: LogZEstimator(POOL, kl_coef=-1.0), "kl_coef=-1.0 is out of range; accepted: a number in (0, inf)"),
         (
             lambda: LogZEstimator(POOL, log_z=3.0),
             "log_z=3.0 is not callable; accepted: a function log_z(ids) -> float array",
         ),
         (
             lambda: schedsim.make_scheduler("sec", pool=POOL, tau=0.0),
-            "sec: tau=0.0 is out of range; accepted: a number in (0, inf]",
+            "sec: tau=0.0 is out of range; accepted: a number in (0, inf)",
         ),
     ],
 )

@@ -124,9 +124,9 @@ def test_replay_defaults_are_the_papers() -> None:
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"capacity": 0}, "capacity=0 is out of range; accepted: an integer in [1, inf]"),
-        ({"add_per_step": -1}, "add_per_step=-1 is out of range; accepted: an integer in [0, inf]"),
-        ({"replay_per_step": -1}, "replay_per_step=-1 is out of range; accepted: an integer in [0, inf]"),
+        ({"capacity": 0}, "capacity=0 is out of range; accepted: an integer in [1, inf)"),
+        ({"add_per_step": -1}, "add_per_step=-1 is out of range; accepted: an integer in [0, inf)"),
+        ({"replay_per_step": -1}, "replay_per_step=-1 is out of range; accepted: an integer in [0, inf)"),
         ({"eviction": "lru"}, "eviction='lru' is not accepted; accepted: 'priority', 'fifo'"),
         ({"sampling": "greedy"}, "sampling='greedy' is not accepted; accepted: 'priority', 'uniform'"),
         ({"is_exponent": 1.5}, "is_exponent=1.5 is out of range; accepted: a number in [0, 1]"),
@@ -194,5 +194,5 @@ def test_replay_messages_in_full() -> None:
         buf.add(np.array([0]), np.array([[0.5]]), np.array([0.0]))
     with pytest.raises(schedsim.StateError, match=r"^corrupt replay state: ids/payloads/priority/age lengths differ$"):
         buf.load_state_dict({"ids": [1], "payloads": [], "priority": [], "age": [], "clock": 0, "rng": {}})
-    with pytest.raises(schedsim.ParameterError, match=r"^n=-1 is out of range; accepted: an integer in \[0, inf\]$"):
+    with pytest.raises(schedsim.ParameterError, match=r"^n=-1 is out of range; accepted: an integer in \[0, inf\)$"):
         buf.sample(-1)

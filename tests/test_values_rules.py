@@ -46,10 +46,10 @@ def test_kernel_and_rule_defaults_are_the_papers() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: BetaKernel(alpha=0.0), "alpha=0.0 is out of range; accepted: a number in (0, inf]"),
-        (lambda: BetaKernel(beta=0.0), "beta=0.0 is out of range; accepted: a number in (0, inf]"),
-        (lambda: BetaKernel(beta=-1.0), "beta=-1.0 is out of range; accepted: a number in (0, inf]"),
-        (lambda: BetaKernel(floor=-0.1), "floor=-0.1 is out of range; accepted: a number in [0, inf]"),
+        (lambda: BetaKernel(alpha=0.0), "alpha=0.0 is out of range; accepted: a number in (0, inf)"),
+        (lambda: BetaKernel(beta=0.0), "beta=0.0 is out of range; accepted: a number in (0, inf)"),
+        (lambda: BetaKernel(beta=-1.0), "beta=-1.0 is out of range; accepted: a number in (0, inf)"),
+        (lambda: BetaKernel(floor=-0.1), "floor=-0.1 is out of range; accepted: a number in [0, inf)"),
         (
             lambda: BetaKernel(1.5, 1.0, unbiased=True),
             "unbiased=True needs integer exponents, got alpha=1.5, beta=1.0; "
@@ -57,13 +57,13 @@ def test_kernel_and_rule_defaults_are_the_papers() -> None:
         ),
         (lambda: GaussianKernel(mu=1.5), "mu=1.5 is out of range; accepted: a number in [0, 1]"),
         (lambda: GaussianKernel(mu=-0.5), "mu=-0.5 is out of range; accepted: a number in [0, 1]"),
-        (lambda: GaussianKernel(sigma=0.0), "sigma=0.0 is out of range; accepted: a number in (0, inf]"),
-        (lambda: SqrtKernel(eps=-0.01), "eps=-0.01 is out of range; accepted: a number in [0, inf]"),
+        (lambda: GaussianKernel(sigma=0.0), "sigma=0.0 is out of range; accepted: a number in (0, inf)"),
+        (lambda: SqrtKernel(eps=-0.01), "eps=-0.01 is out of range; accepted: a number in [0, inf)"),
         (lambda: TopKClosest(POOL, tau=1.5), "tau=1.5 is out of range; accepted: a number in [0, 1]"),
         (lambda: TopKClosest(POOL, tau=-0.1), "tau=-0.1 is out of range; accepted: a number in [0, 1]"),
         (lambda: TopKClosest(POOL, explore=1.5), "explore=1.5 is out of range; accepted: a number in [0, 1]"),
         (lambda: TopKClosest(POOL, explore=-0.5), "explore=-0.5 is out of range; accepted: a number in [0, 1]"),
-        (lambda: TopKClosest(POOL, candidates=0), "candidates=0 is out of range; accepted: an integer in [1, inf]"),
+        (lambda: TopKClosest(POOL, candidates=0), "candidates=0 is out of range; accepted: an integer in [1, inf)"),
     ],
 )
 def test_bad_parameters_name_the_value_and_the_accepted_range(build, message: str) -> None:

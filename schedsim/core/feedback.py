@@ -14,7 +14,22 @@ from schedsim.core.errors import FeedbackError
 
 
 def _array(name: str, value: object, dtype: type, ndim: int, rows: int | None) -> np.ndarray:
-    array = np.array(value, dtype=dtype, copy=True)
+    accepted = "booleans or 0/1" if dtype is bool else "numbers"
+    try:
+        raw = np.asarray(value)
+        if raw.size and raw.dtype.kind not in "biufO":  # strings, complex, dates: never silently converted
+            raise FeedbackError(f"{name} has dtype {raw.dtype}; accepted: an array of {accepted}")
+        if dtype is bool and raw.dtype.kind in "iuf" and not np.isin(raw, (0, 1)).all():
+            bad = raw[~np.isin(raw, (0, 1))].flat[0]
+            raise FeedbackError(f"{name} contains {bad.item()!r}; accepted: {accepted}")
+        array = np.array(raw, dtype=dtype, copy=True)
+    except FeedbackError:
+        raise
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects that are not numbers
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FeedbackError(
+            f"{name} is not an array of {accepted} ({reason}); accepted: a rectangular array (NaN pads ragged groups)"
+        ) from None
     if array.ndim != ndim or (rows is not None and array.shape[0] != rows):
         want = "(m,)" if ndim == 1 else "(m, G)"
         raise FeedbackError(f"{name} has shape {array.shape}; accepted: {want} with m={rows}")
@@ -67,7 +82,11 @@ class Feedback:
         if self.filtered is not None:
             set_(self, "filtered", _array("filtered", self.filtered, bool, 1, m))
         if self.log_z is not None:
-            set_(self, "log_z", _array("log_z", self.log_z, np.float64, 1, m))
+            log_z = _array("log_z", self.log_z, np.float64, 1, m)
+            if not np.isfinite(log_z).all():
+                bad = float(log_z[~np.isfinite(log_z)][0])
+                raise FeedbackError(f"log_z contains {bad!r}; accepted: finite values (one log Z per group)")
+            set_(self, "log_z", log_z)
 
     @property
     def m(self) -> int:

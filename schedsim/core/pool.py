@@ -15,6 +15,20 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _numbers(name: str, value: object) -> np.ndarray:
+    """``value`` as a float array; PoolError (not numpy's ValueError) for strings or ragged nesting."""
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind in "USMmVc":
+            raise PoolError(f"{name} has dtype {raw.dtype}; accepted: an array of numbers")
+        return np.asarray(raw, dtype=np.float64)
+    except PoolError:
+        raise
+    except (ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PoolError(f"{name} is not an array of numbers ({reason}); accepted: a rectangular array") from None
+
+
 class PromptPool:
     """N prompts, identified by the integer ids ``0 .. n-1``.
 
@@ -44,6 +58,8 @@ class PromptPool:
         self.category = None if category is None else _frozen(self._check_category(category))
         self.features = None if features is None else _frozen(self._check_features(features))
         self.difficulty_prior = None if difficulty_prior is None else _frozen(self._check_prior(difficulty_prior))
+        if names is not None and (isinstance(names, str) or not hasattr(names, "__len__")):
+            raise PoolError(f"names is {type(names).__name__}; accepted: a sequence of n={self.n} prompt names")
         if names is not None and len(names) != self.n:
             raise PoolError(f"names has {len(names)} entries; accepted: exactly n={self.n}")
         self.names = None if names is None else tuple(str(x) for x in names)
@@ -59,7 +75,7 @@ class PromptPool:
         return cat.astype(np.int64)
 
     def _check_features(self, features: np.ndarray) -> np.ndarray:
-        feat = np.asarray(features, dtype=np.float64)
+        feat = _numbers("features", features)
         if feat.ndim != 2 or feat.shape[0] != self.n:
             raise PoolError(f"features has shape {feat.shape}; accepted: ({self.n}, d)")
         if not np.isfinite(feat).all():
@@ -67,7 +83,7 @@ class PromptPool:
         return feat
 
     def _check_prior(self, prior: Sequence[float] | np.ndarray) -> np.ndarray:
-        pr = np.asarray(prior, dtype=np.float64)
+        pr = _numbers("difficulty_prior", prior)
         if pr.shape != (self.n,):
             raise PoolError(f"difficulty_prior has shape {pr.shape}; accepted: ({self.n},)")
         if not (np.isfinite(pr).all() and (pr >= 0).all() and (pr <= 1).all()):

@@ -179,6 +179,8 @@ def make_scheduler(spec: str, *, pool: PromptPool, seed: int | None = None, **kw
         The scheduler.
     """
     name, spec_kwargs = parse_spec(spec)
+    if not isinstance(pool, PromptPool):  # before the constructor, whose estimator would read pool.n first
+        raise ParameterError(f"{name}: pool is {type(pool).__name__}; accepted: a schedsim.PromptPool")
     table = {p.name for p in params(name)} | set(signals(name))
     for key in kwargs:
         if key not in table:
@@ -192,8 +194,23 @@ def make_scheduler(spec: str, *, pool: PromptPool, seed: int | None = None, **kw
 
 
 def canonical_spec(spec: str) -> str:
-    """The spec with keys sorted and values normalised, so equal configurations get equal names."""
+    """The spec with keys sorted, values normalised and parameters equal to their default dropped.
+
+    So equal configurations get equal names: ``"paced:tau=0.5"`` (0.5 is paced's default) is ``"paced"``.
+    """
     name, kwargs = parse_spec(spec)
+    defaults = {p.name: p.default for p in params(name)}
+    kwargs = {k: v for k, v in kwargs.items() if not _same(v, defaults[k])}
     if not kwargs:
         return name
     return name + ":" + ",".join(f"{k}={kwargs[k]}" for k in sorted(kwargs))
+
+
+def _same(value: Any, default: Any) -> bool:
+    """True when a parsed spec value equals the parameter's default (True is not 1, 1.0 is 1)."""
+    if isinstance(value, bool) != isinstance(default, bool) or (value is None) != (default is None):
+        return False
+    try:
+        return bool(value == default)
+    except Exception:  # an exotic default whose comparison fails or is ambiguous: keep the value
+        return False

@@ -36,6 +36,9 @@ class LogZTable:
     """
 
     def __init__(self, n: int, init: float = 0.0) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ParameterError(f"LogZTable: n={n!r} is not accepted; accepted: a positive integer (the pool size)")
+        check_range("init", init)
         self.values = np.full(int(n), float(init))
 
     def __call__(self, ids: np.ndarray) -> np.ndarray:

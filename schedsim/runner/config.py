@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from schedsim.core.errors import ParameterError, SpecError
-from schedsim.core.params import check_int
+from schedsim.core.errors import ParameterError, SchedsimError, SpecError
+from schedsim.core.params import check_group, check_int
 from schedsim.core.pool import PromptPool
 from schedsim.core.registry import canonical_spec, make_scheduler
 from schedsim.envs import PRESET_RUN_DEFAULTS, RUN_DEFAULTS, parse_env_spec
@@ -47,8 +47,14 @@ class RunConfig:
         specs = tuple(canonical_spec(s) for s in self.schedulers)
         if not specs:
             raise SpecError("no scheduler given; accepted: one or more scheduler specs")
-        if len(set(specs)) != len(specs):
-            raise SpecError(f"a scheduler is listed twice in {list(self.schedulers)}")
+        first: dict[str, str] = {}
+        for given, spec in zip(self.schedulers, specs, strict=True):
+            if spec in first:
+                raise SpecError(
+                    f"a scheduler is listed twice: {first[spec]!r} and {given!r} are both {spec!r} (parameters at "
+                    "their defaults dropped); accepted: each scheduler once"
+                )
+            first[spec] = given
         object.__setattr__(self, "schedulers", specs)
         probe = PromptPool(n=2, category=[0, 1])
         built = [make_scheduler(spec, pool=probe, seed=0) for spec in specs]  # bad values fail before any unit
@@ -56,6 +62,11 @@ class RunConfig:
         for key, value in (RUN_DEFAULTS[env_name] | PRESET_RUN_DEFAULTS.get((env_name, preset), {})).items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
+        check_int("seeds", self.seeds, 1)
+        check_int("batch", self.batch, 1)
+        check_group(self.group)
+        check_int("budget", self.budget, 1)
+        check_int("eval_every", self.eval_every, 1)
         for spec, sched in zip(specs, built, strict=True):
             width = getattr(sched, "probe_group", self.group)
             if sched.trains_on_probes and width != self.group:
@@ -63,11 +74,6 @@ class RunConfig:
                     f"{spec!r} trains on its probed groups of {width} rollouts, but group={self.group}; "
                     f"accepted: probe_group={self.group}, or train_on_probes=false"
                 )
-        check_int("seeds", self.seeds, 1)
-        check_int("batch", self.batch, 1)
-        check_int("group", self.group, 1)
-        check_int("budget", self.budget, 1)
-        check_int("eval_every", self.eval_every, 1)
         if self.budget < self.batch * self.group:
             raise ParameterError(
                 f"budget={self.budget} is smaller than one batch (batch x group = {self.batch * self.group} "
@@ -97,10 +103,17 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         keys = ("schedulers", "env", "seeds", "budget", "batch", "group", "eval_every", "target", "baseline")
+        if not isinstance(data, dict) or not isinstance(data.get("schedulers"), list):
+            raise SpecError(
+                f"not a run configuration: {type(data).__name__} without a 'schedulers' list; "
+                "accepted: a JSON object with a list of scheduler specs under 'schedulers'"
+            )
         try:
             return cls(**{k: data[k] for k in keys if k in data} | {"schedulers": tuple(data["schedulers"])})
-        except (KeyError, TypeError) as exc:
-            raise SpecError(f"corrupt run configuration: {exc}") from None
+        except SchedsimError:
+            raise
+        except (TypeError, AttributeError, ValueError) as exc:  # e.g. a number where a spec string belongs
+            raise SpecError(f"not a run configuration: {type(exc).__name__}: {exc}") from None
 
     def digest(self) -> str:
         """Short hash naming this configuration (the default run directory)."""

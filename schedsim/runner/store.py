@@ -120,7 +120,13 @@ class RunStore:
                 f"corrupt {self.config_path} ({exc}); the unit files are intact: delete config.json and re-run "
                 "the command to resume"
             ) from None
-        return RunConfig.from_dict(data)
+        try:
+            return RunConfig.from_dict(data)
+        except SchedsimError as exc:  # valid JSON, but not a configuration this version accepts
+            raise StoreError(
+                f"{self.config_path} is not a configuration this version accepts ({exc}); the unit files are "
+                "intact: delete config.json and re-run the command to resume"
+            ) from None
 
     def unit_path(self, config: RunConfig, spec: str, seed: int) -> Path:
         """The unit's file: readable name plus the fingerprint of what determines it."""
