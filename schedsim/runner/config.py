@@ -132,11 +132,15 @@ def _check_fits(env: str, batch: int) -> None:
             f"batch={batch} exceeds the pool of {cfg.n_train} train prompts; accepted: batch <= {cfg.n_train}"
         )
     if name == "llm":
+        from schedsim.envs.llm.rgym import check_rgym_spec, is_rgym
+
         for key in ("model", "data"):
             value = getattr(cfg, key)
             if value is None:
                 raise ParameterError(f"--env llm needs --{key}; accepted: a local path")
-            if not Path(value).exists():
+            if key == "data" and is_rgym(value):
+                check_rgym_spec(value)
+            elif not Path(value).exists():
                 raise ParameterError(f"--{key} {value!r} does not exist; accepted: an existing local path")
     device = getattr(cfg, "device", "cpu")
     if device.startswith("cuda"):

@@ -15,9 +15,12 @@ from schedsim.envs.spec import Preset, parse_config
 class LLMConfig:
     """A local Hugging Face causal LM trained by RL on a JSONL problem file.
 
-    ``model``: local directory of a causal LM and its tokenizer (never downloaded); ``data``: JSONL problems
-    (``prompt``, ``answer``, optional ``id``, ``category``); ``eval_fraction`` of them (per category, at least one)
-    is held out. ``verifier``: ``numeric`` | ``exact`` | ``math-verify``. Sampling: ``max_new_tokens``,
+    ``model``: local directory of a causal LM and its tokenizer, or a ``.gguf`` file (never downloaded;
+    ``schedsim fetch-model smollm2`` puts a real one in the cache); ``gguf_file``: the GGUF file's name when
+    ``model`` is the directory holding it. ``data``: JSONL problems (``prompt``, ``answer``, optional ``id``,
+    ``category``), or ``reasoning-gym:TASK[+TASK...]`` (:mod:`schedsim.envs.llm.rgym`: ``rg_per_level`` problems per
+    difficulty level, ``rg_levels`` levels, success when reasoning-gym's score >= ``rg_threshold``);
+    ``eval_fraction`` of them (per category, at least one) is held out. ``verifier``: ``numeric`` | ``exact`` | ``math-verify``. Sampling: ``max_new_tokens``,
     ``temperature``; the tokenizer's chat template is applied when it has one and ``chat_template`` is true.
     Training: ``trainer`` ``grpo`` | ``tb``, ``advantage`` ``grpo`` | ``mean``, ``lr`` (AdamW), ``clip``,
     ``warmup``/``decay_to``/``horizon`` (schedule), ``reduction``; ``lora`` (via peft) with ``lora_r``.
@@ -30,7 +33,11 @@ class LLMConfig:
     """
 
     model: str | None = None
+    gguf_file: str | None = None
     data: str | None = None
+    rg_per_level: int = 40
+    rg_levels: int = 3
+    rg_threshold: float = 1.0
     eval_fraction: float = 0.1
     data_seed: int = 0
     verifier: str = "numeric"
@@ -61,8 +68,9 @@ class LLMConfig:
     def __post_init__(self) -> None:
         check_range("eval_fraction", self.eval_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
         check_choice("verifier", self.verifier, VERIFIERS)
-        for name in ("max_new_tokens", "lora_r"):
+        for name in ("max_new_tokens", "lora_r", "rg_per_level", "rg_levels"):
             check_int(name, getattr(self, name), 1)
+        check_range("rg_threshold", self.rg_threshold, 0.0, 1.0)
         check_rl_knobs(self)
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,8 @@ environment's own seeded generator (torch's global state is restored after each 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from schedsim.envs.arith.trainer import (
 )
 from schedsim.envs.llm.config import LLMConfig
 from schedsim.envs.llm.data import Problems, load_jsonl, verify
+from schedsim.envs.llm.rgym import is_rgym, load_rgym
 
 
 def split_problems(problems: Problems, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,6 +46,68 @@ def split_problems(problems: Problems, fraction: float, seed: int) -> tuple[np.n
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(held, dtype=np.int64))
 
 
+def model_location(cfg: LLMConfig) -> tuple[str, str | None]:
+    """(directory, GGUF file name or None) of ``cfg.model``: a model directory, a ``.gguf`` file, or a directory plus
+    ``gguf_file``."""
+    path = Path(cfg.model) if cfg.model else None
+    if path is not None and path.is_file() and path.suffix == ".gguf":
+        return str(path.parent), path.name
+    if path is None or not path.is_dir():
+        raise SchedsimError(
+            f"model path {cfg.model!r} is neither a directory nor a .gguf file; accepted: a local Hugging Face model "
+            "dir or a GGUF file (schedsim fetch-model smollm2 prints one)"
+        )
+    if cfg.gguf_file is not None and not (path / cfg.gguf_file).is_file():
+        raise SchedsimError(f"gguf_file {cfg.gguf_file!r} is not in {str(path)!r}; accepted: a file in the model dir")
+    return str(path), cfg.gguf_file
+
+
+def _gguf(name: str | None) -> dict[str, str]:
+    return {} if name is None else {"gguf_file": name}
+
+
+def load_problems(cfg: LLMConfig) -> tuple[Problems, list[Callable[[str], float]]]:
+    """The problems and one scorer per problem (completion -> 0/1): a JSONL file or a reasoning-gym spec."""
+    if is_rgym(cfg.data):
+        return load_rgym(
+            cfg.data, per_level=cfg.rg_per_level, levels=cfg.rg_levels, seed=cfg.data_seed, threshold=cfg.rg_threshold
+        )
+    problems = load_jsonl(cfg.data)
+    return problems, [functools.partial(verify, answer=a, kind=cfg.verifier) for a in problems.answers]
+
+
+def check_context(tokenizer, texts: list[str], max_new_tokens: int, context: int | None) -> None:
+    """SchedsimError before any weight is loaded when the longest prompt plus ``max_new_tokens`` exceeds the
+    model's context (generation would otherwise fail deep inside ``generate`` after minutes of work)."""
+    if context is None:
+        return
+    longest = max(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
+    if longest + max_new_tokens > context:
+        raise SchedsimError(
+            f"the longest prompt has {longest} tokens and max_new_tokens={max_new_tokens}: {longest + max_new_tokens} "
+            f"> the model's context of {context} tokens; accepted: max_new_tokens <= {max(context - longest, 0)}, "
+            "shorter prompts, or a model with a longer context"
+        )
+
+
+#: end-of-turn markers of common chat templates: generation also stops at any of them that the tokenizer knows as
+#: one token (a GGUF tokenizer may declare another EOS, e.g. SmolLM2's ``<|im_start|>``, while its turns end with
+#: ``<|im_end|>``)
+END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
+
+
+def stop_token_ids(tokenizer) -> list[int]:
+    """The tokenizer's EOS id plus the ids of the :data:`END_OF_TURN` markers it has as single special tokens."""
+    ids = [tokenizer.eos_token_id]
+    special = set(getattr(tokenizer, "all_special_tokens", [])) | set(tokenizer.get_added_vocab())
+    for marker in END_OF_TURN:
+        if marker in special:
+            token = tokenizer.convert_tokens_to_ids(marker)
+            if isinstance(token, int) and token not in ids and token != tokenizer.unk_token_id:
+                ids.append(token)
+    return ids
+
+
 class LLMEnv:
     """RL of a local causal LM on a JSONL problem set; see :class:`~schedsim.envs.llm.config.LLMConfig`."""
 
@@ -50,26 +115,30 @@ class LLMEnv:
 
     def __init__(self, config: LLMConfig | None = None, *, seed: int = 0) -> None:
         self.config = cfg = config or LLMConfig()
-        if not cfg.model or not Path(cfg.model).is_dir():
-            raise SchedsimError(
-                f"model path {cfg.model!r} is not a directory; accepted: a local Hugging Face model dir"
-            )
+        self.model_dir, self.gguf_file = model_location(cfg)
         if not cfg.data:
-            raise SchedsimError("no problem file; accepted: --data FILE.jsonl (fields prompt, answer, id, category)")
-        problems = load_jsonl(cfg.data)
+            raise SchedsimError(
+                "no problem file; accepted: --data FILE.jsonl (fields prompt, answer, id, category) or "
+                "--data reasoning-gym:TASK"
+            )
+        problems, scorers = load_problems(cfg)
         self.device = resolve_device(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.tokenizer = self._load_tokenizer(cfg.model)
-        self.model = self._load_model(cfg, seed)
+        self.tokenizer = self._load_tokenizer(self.model_dir, self.gguf_file)
+        self.stop_ids = stop_token_ids(self.tokenizer)
         train_idx, held_idx = split_problems(problems, cfg.eval_fraction, cfg.data_seed)
         if len(held_idx) == 0:
             raise SchedsimError("no held-out problem: every category needs at least two problems")
         texts = [self._render(p) for p in problems.prompts]
+        check_context(self.tokenizer, texts, cfg.max_new_tokens, self._context_length())  # before loading weights
+        self.model = self._load_model(cfg, seed)
         self.train_text = [texts[i] for i in train_idx]
         self.train_answers = [problems.answers[i] for i in train_idx]
+        self.train_score = [scorers[i] for i in train_idx]
         self.held_text = [texts[i] for i in held_idx]
         self.held_answers = [problems.answers[i] for i in held_idx]
+        self.held_score = [scorers[i] for i in held_idx]
         self.held_category = problems.category[held_idx]
         self.pool = PromptPool(n=len(train_idx), category=problems.category[train_idx])
         self.rng = make_rng(seed + 1)
@@ -85,11 +154,11 @@ class LLMEnv:
 
     # -- loading -----------------------------------------------------------------------------------------------
     @staticmethod
-    def _load_tokenizer(path: str):
+    def _load_tokenizer(path: str, gguf_file: str | None = None):
         from transformers import AutoTokenizer
 
         try:
-            tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            tok = AutoTokenizer.from_pretrained(path, local_files_only=True, **_gguf(gguf_file))
         except (OSError, ValueError) as exc:
             raise SchedsimError(
                 f"no usable tokenizer in {path!r} ({type(exc).__name__}); accepted: a model dir with its tokenizer"
@@ -105,7 +174,9 @@ class LLMEnv:
         from transformers import AutoModelForCausalLM
 
         try:
-            model = AutoModelForCausalLM.from_pretrained(cfg.model, local_files_only=True).to(self.device)
+            model = AutoModelForCausalLM.from_pretrained(
+                self.model_dir, local_files_only=True, **_gguf(self.gguf_file)
+            ).to(self.device)
         except (OSError, ValueError) as exc:
             raise SchedsimError(f"cannot load a causal LM from {cfg.model!r} ({type(exc).__name__}: {exc})") from None
         if cfg.lora:
@@ -117,6 +188,20 @@ class LLMEnv:
                 torch.manual_seed(seed)
                 model = get_peft_model(model, LoraConfig(r=cfg.lora_r, target_modules="all-linear"))
         return model
+
+    def _context_length(self) -> int | None:
+        """The model's maximum sequence length from its configuration (no weights loaded), if it states one."""
+        from transformers import AutoConfig
+
+        try:
+            conf = AutoConfig.from_pretrained(self.model_dir, local_files_only=True, **_gguf(self.gguf_file))
+        except (OSError, ValueError) as exc:
+            raise SchedsimError(f"cannot read the model configuration in {self.model_dir!r} ({exc})") from None
+        for key in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length"):
+            value = getattr(conf, key, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
 
     def _render(self, prompt: str) -> str:
         if self.config.chat_template and getattr(self.tokenizer, "chat_template", None):
@@ -161,12 +246,12 @@ class LLMEnv:
                 top_p=1.0,
                 max_new_tokens=self.config.max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.tokenizer.eos_token_id,
+                eos_token_id=self.stop_ids,
             )
         return enc, out[:, enc["input_ids"].shape[1] :]
 
     def _completion_mask(self, completions: torch.Tensor) -> torch.Tensor:
-        is_eos = (completions == self.tokenizer.eos_token_id).long()
+        is_eos = torch.isin(completions, torch.as_tensor(self.stop_ids, device=completions.device)).long()
         return ((is_eos.cumsum(dim=1) - is_eos) == 0).float()  # up to and including the first EOS
 
     def _logprob(self, enc: dict[str, torch.Tensor], completions: torch.Tensor) -> torch.Tensor:
@@ -180,9 +265,9 @@ class LLMEnv:
         token_logp = torch.log_softmax(logits, dim=-1).gather(2, completions[:, :, None])[:, :, 0]
         return torch.where(mask > 0, token_logp, 0.0).sum(dim=1)
 
-    def _rewards(self, completions: torch.Tensor, answers: list[str]) -> np.ndarray:
+    def _rewards(self, completions: torch.Tensor, scorers: list[Callable[[str], float]]) -> np.ndarray:
         texts = self.tokenizer.batch_decode(completions, skip_special_tokens=True)
-        return np.array([verify(t, a, self.config.verifier) for t, a in zip(texts, answers, strict=True)])
+        return np.array([score(t) for t, score in zip(texts, scorers, strict=True)])
 
     # -- the environment face --------------------------------------------------------------------------------
     def log_z(self, ids: np.ndarray) -> np.ndarray:
@@ -197,7 +282,7 @@ class LLMEnv:
         ids = np.asarray(ids, dtype=np.int64)
         texts = [self.train_text[i] for i in ids for _ in range(group)]
         enc, completions = self._generate(texts)
-        rewards = self._rewards(completions, [self.train_answers[i] for i in ids for _ in range(group)])
+        rewards = self._rewards(completions, [self.train_score[i] for i in ids for _ in range(group)])
         fb = Feedback(
             prompt_ids=ids, rewards=rewards.reshape(-1, group), log_z=None if self.head is None else self.log_z(ids)
         )
@@ -224,26 +309,26 @@ class LLMEnv:
         self.steps += 1
         return {"train/grad_norm": norm, "train/loss": float(loss.detach())}
 
-    def _accuracy(self, texts: list[str], answers: list[str], samples: int) -> np.ndarray:
+    def _accuracy(self, texts: list[str], scorers: list[Callable[[str], float]], samples: int) -> np.ndarray:
         out = np.zeros(len(texts))
         for start in range(0, len(texts), 16):
             chunk = slice(start, start + 16)
             rep = [t for t in texts[chunk] for _ in range(samples)]
             _, completions = self._generate(rep)
-            r = self._rewards(completions, [a for a in answers[chunk] for _ in range(samples)])
+            r = self._rewards(completions, [a for a in scorers[chunk] for _ in range(samples)])
             out[chunk] = r.reshape(-1, samples).mean(axis=1)
         return out
 
     def evaluate(self) -> dict[str, float]:
         """Held-out sampled accuracy (macro mean over categories, and per category) and the calibration probe."""
-        acc = self._accuracy(self.held_text, self.held_answers, self.config.eval_samples)
+        acc = self._accuracy(self.held_text, self.held_score, self.config.eval_samples)
         cats = np.unique(self.held_category)
         per_cat = np.array([acc[self.held_category == c].mean() for c in cats])
         out = {"heldout_acc": float(per_cat.mean())} | {
             f"heldout_acc_c{c}": float(v) for c, v in zip(cats, per_cat, strict=True)
         }
         self._probe = self._accuracy(
-            [self.train_text[i] for i in self.probe_ids], [self.train_answers[i] for i in self.probe_ids], 4
+            [self.train_text[i] for i in self.probe_ids], [self.train_score[i] for i in self.probe_ids], 4
         )
         out["train_acc"] = float(self._probe.mean())
         return out
