@@ -33,3 +33,23 @@ def test_public_api_names() -> None:
     for name in ("PromptPool", "Feedback", "make_scheduler", "Scheduler", "SchedsimError"):
         assert name in schedsim.__all__
     from schedsim.checks import check_scheduler  # noqa: F401
+
+
+def test_the_project_cites_only_files_it_contains() -> None:
+    """Every relative link in README.md and docs/ resolves, and no file cites the design notes it does not ship."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    broken = [
+        (page.name, m.group(1))
+        for page in pages
+        for m in re.finditer(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
+        if not m.group(1).startswith(("http://", "https://")) and not (page.parent / m.group(1)).exists()
+    ]
+    assert broken == []
+    files = [p for d in ("schedsim", "notebooks", "analysis", "docs", "tests") for p in (root / d).rglob("*")]
+    files = [p for p in [*files, root / "README.md"] if p.suffix in (".py", ".md", ".ipynb") and p.is_file()]
+    pattern = re.compile("reference/(theory|schedulers|integrations|arith)|DESIGN" + r"\.md")
+    assert [str(p.relative_to(root)) for p in files if pattern.search(p.read_text(errors="ignore"))] == []
