@@ -26,6 +26,11 @@ SPECS = [
     "plr",
     "beta:unbiased=true",
     "paced:estimator=ema",
+    "pcl",
+    "tscl",
+    "exp3s",
+    "pools",
+    "bots",
 ]
 
 

@@ -28,6 +28,11 @@ SCHEDULERS = (
     "mopps",
     "spo",
     "plr",
+    "pcl",
+    "tscl",
+    "exp3s",
+    "pools",
+    "bots",
 )
 FIGURES = Path(__file__).resolve().parent / "figures"
 

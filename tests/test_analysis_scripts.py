@@ -28,7 +28,7 @@ def test_bench_schedulers_smoke() -> None:
     # no timing assertions (a shared machine makes them flaky); the state size is deterministic: O(N), a few
     # float64 arrays at most (measured 0.1-40.3 bytes per prompt; PLR keeps five: estimates, counts, staleness,
     # last selection and its tie-break keys)
-    for name in ("paced", "beta", "gaussian", "sec", "mopps", "spo", "plr"):
+    for name in ("paced", "beta", "gaussian", "sec", "mopps", "spo", "plr", "pcl", "tscl", "exp3s", "pools", "bots"):
         assert 0 <= float(table[name][2]) < 48, (name, table[name])
 
 

@@ -30,7 +30,7 @@ runner = CliRunner()
 #: the tiny comparison every compare/explain case starts from (the good run uses exactly this)
 TINY = ["--seeds", "1", "--budget", "2048", "--batch", "16", "--group", "4", "--eval-every", "1024", "--workers", "1"]
 OUT, RUN, FILE = "{out}", "{run}", "{file}"  # placeholders: a fresh --out, the good run, an existing regular file
-NAMES = r"accepted: 'beta', 'gaussian', 'lilo', 'mopps', 'paced', 'plr', 'sec', 'spo', 'uniform', 'uniform-mixed'$"
+NAMES = r"accepted: 'beta', 'bots', 'exp3s', 'gaussian', 'lilo', 'mopps', 'paced', 'pcl', 'plr', 'pools', 'sec', 'spo', 'tscl', 'uniform', 'uniform-mixed'$"
 GROUP = r"^group=1 gives no group-relative signal: .* every GRPO advantage is 0; accepted: an integer >= 2$"
 
 

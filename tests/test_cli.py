@@ -36,7 +36,7 @@ def test_check_passes_and_bad_spec_is_one_line() -> None:
     bad = runner.invoke(app, ["check", "pacd"])
     assert bad.exit_code == 2
     assert bad.output.strip().splitlines() == [
-        "error: unknown scheduler 'pacd'; accepted: 'beta', 'gaussian', 'lilo', 'mopps', 'paced', 'plr', 'sec', 'spo', 'uniform', 'uniform-mixed'"
+        "error: unknown scheduler 'pacd'; accepted: 'beta', 'bots', 'exp3s', 'gaussian', 'lilo', 'mopps', 'paced', 'pcl', 'plr', 'pools', 'sec', 'spo', 'tscl', 'uniform', 'uniform-mixed'"
     ]
 
 

@@ -184,3 +184,31 @@ def test_passive_checks_return_value_and_reject_non_arrays() -> None:
 def test_unknown_check_name() -> None:
     with pytest.raises(schedsim.ConformanceError, match="unknown check 'speed'; accepted: 'select_ids'"):
         check_scheduler("uniform", checks=["speed"])
+
+
+MORE_CROSSINGS = [
+    "pcl:model=table,pool_factor=2,tau=0.3",
+    "tscl:teacher=window,policy=egreedy",
+    "tscl:teacher=online,policy=boltzmann,absolute=false",
+    "tscl:teacher=sampling,policy=egreedy",
+    "exp3s:beta=0.1,epsilon=0.2",
+    "pools:gate=true",
+    "pools:gate=true,reject_min=-0.5,reject_max=0.5,max_rounds=2",
+    "bots:tau=0.5,do_sample=false",
+    "bots:tau=1.0,target=1.0",
+]
+
+
+@pytest.mark.parametrize("spec", MORE_CROSSINGS)
+def test_more_crossings_conform(spec: str) -> None:
+    pool = default_pool()
+    kwargs = {"probe": SyntheticProbe(pool.n)} if spec.startswith("pools") else {}
+    assert check_scheduler(spec, pool=pool, **kwargs) == list(CHECKS)
+
+
+def test_value_model_and_anchored_bots_conform() -> None:
+    rng = np.random.default_rng(0)
+    pool = schedsim.PromptPool(n=64, category=np.arange(64) % 4, features=rng.standard_normal((64, 3)))
+    assert check_scheduler("pcl:model=linear,steps=2", pool=pool) == list(CHECKS)
+    anchors = np.stack([np.linspace(0.0, 0.6, 64), np.linspace(0.3, 1.0, 64)])
+    assert check_scheduler("bots:adaptive_rho=true", pool=pool, anchors=anchors) == list(CHECKS)

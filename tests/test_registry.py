@@ -28,7 +28,7 @@ def test_spec_parsing_types() -> None:
     [
         (
             "nope",
-            "unknown scheduler 'nope'; accepted: 'beta', 'gaussian', 'lilo', 'mopps', 'paced', 'plr', 'sec', 'spo', 'uniform', 'uniform-mixed'",
+            "unknown scheduler 'nope'; accepted: 'beta', 'bots', 'exp3s', 'gaussian', 'lilo', 'mopps', 'paced', 'pcl', 'plr', 'pools', 'sec', 'spo', 'tscl', 'uniform', 'uniform-mixed'",
         ),
         (
             "sec:temp=1",

@@ -39,3 +39,13 @@ __all__ = [
     "UniformMixedScheduler",
     "UniformScheduler",
 ]
+
+from schedsim.schedulers.bots import BOTSScheduler  # noqa: E402
+from schedsim.schedulers.pcl import PCLScheduler  # noqa: E402
+from schedsim.schedulers.pools import DifficultyPoolScheduler  # noqa: E402
+from schedsim.schedulers.tscl import Exp3SScheduler, TSCLScheduler  # noqa: E402
+
+for _cls in (PCLScheduler, TSCLScheduler, Exp3SScheduler, DifficultyPoolScheduler, BOTSScheduler):
+    register(_cls)
+
+__all__ += ["BOTSScheduler", "DifficultyPoolScheduler", "Exp3SScheduler", "PCLScheduler", "TSCLScheduler"]

@@ -1,0 +1,245 @@
+"""Reference values computed by hand for pcl, tscl, exp3s, pools and bots (docs/schedulers.md), at non-default,
+asymmetric parameters that a wrong formula would fail."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import schedsim
+from schedsim.core.errors import MissingSignalError, ParameterError
+
+
+def fb(ids: list[int], rows: list[list[float]]) -> schedsim.Feedback:
+    return schedsim.Feedback(prompt_ids=np.array(ids), rewards=np.array(rows, dtype=float))
+
+
+def group(successes: int, size: int) -> list[float]:
+    return [1.0] * successes + [0.0] * (size - successes)
+
+
+# -- pcl ---------------------------------------------------------------------------------------------------
+def test_pcl_table_value_model_and_closest_to_tau() -> None:
+    pool = schedsim.PromptPool(n=5)
+    s = schedsim.make_scheduler("pcl:lr=0.25,init=0.4,tau=0.3,pool_factor=3", pool=pool, seed=0)
+    assert s.estimator.model == "table"  # no features in the pool
+    s.observe(fb([0, 1, 2, 3], [group(4, 4), group(1, 4), group(0, 4), group(2, 4)]))
+    # V <- V + 0.25 (y - V) from 0.4: y = 1, 0.25, 0, 0.5
+    np.testing.assert_allclose(s.estimates(), [0.55, 0.3625, 0.3, 0.425, 0.4])
+    # 3 x 2 candidates >= N: the whole pool is scored; |V - 0.3| = 0.25, 0.0625, 0, 0.125, 0.1
+    assert sorted(s.select(2).tolist()) == [1, 2]
+    assert sorted(s.select(3).tolist()) == [1, 2, 4]
+
+
+def test_pcl_scores_only_its_candidates() -> None:
+    # V = (0.9, 0.1, 0.5, 0.9, 0.9) with tau = 0.5: prompt 2 is chosen iff it is one of the 2 uniform candidates
+    pool = schedsim.PromptPool(n=5)
+    hits = 0
+    for seed in range(1000):
+        s = schedsim.make_scheduler("pcl:pool_factor=2,lr=1.0,tau=0.5", pool=pool, seed=seed)
+        s.estimator.v[:] = [0.9, 0.1, 0.5, 0.9, 0.9]
+        hits += int(s.select(1)[0] == 2)
+    assert abs(hits / 1000 - 0.4) < 0.05  # 1 - C(4,2)/C(5,2) = 0.4; binomial s.d. 0.015
+
+
+def test_pcl_linear_value_model_two_gradient_steps() -> None:
+    pool = schedsim.PromptPool(n=3, features=np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    s = schedsim.make_scheduler("pcl:lr=0.5,steps=2,init=0.2", pool=pool, seed=0)
+    assert s.estimator.model == "linear"
+    s.observe(fb([0, 1], [group(4, 4), group(0, 4)]))
+    # step 1: err (-0.8, 0.2): w = (0.2, -0.05), b = 0.35; step 2: err (-0.45, 0.3): w = (0.3125, -0.125), b = 0.3875
+    np.testing.assert_allclose(s.estimator.w, [0.3125, -0.125, 0.3875])
+    np.testing.assert_allclose(s.estimates(), [0.7, 0.2625, 0.575])
+    with pytest.raises(schedsim.PoolError):
+        schedsim.make_scheduler("pcl:model=linear", pool=schedsim.PromptPool(n=3), seed=0)
+
+
+# -- tscl --------------------------------------------------------------------------------------------------
+CATS3 = [0, 0, 1, 1, 2, 2]
+
+
+def test_tscl_online_teacher_egreedy_on_absolute_q() -> None:
+    pool = schedsim.PromptPool(n=6, category=CATS3)
+    spec = "tscl:teacher=online,policy=egreedy,alpha=0.5,epsilon=0.3"
+    s = schedsim.make_scheduler(spec, pool=pool, seed=0)
+    s.observe(fb([0, 2], [[1, 0, 1, 0], group(1, 4)]))  # x = (0.5, 0.25, 0): Q = 0.5 dx = (0.25, 0.125, 0)
+    np.testing.assert_allclose(s.q, [0.25, 0.125, 0.0])
+    s.observe(fb([1], [group(0, 4)]))  # dx = (-0.5, 0, 0): Q = (-0.125, 0.0625, 0)
+    np.testing.assert_allclose(s.q, [-0.125, 0.0625, 0.0])
+    s.select(2)
+    np.testing.assert_allclose(s.arm_probabilities(), [0.8, 0.1, 0.1])  # argmax |Q| = arm 0
+    np.testing.assert_allclose(s.distribution(), [0.4, 0.4, 0.05, 0.05, 0.05, 0.05])
+    signed = schedsim.make_scheduler(spec + ",absolute=false", pool=pool, seed=0)
+    signed.observe(fb([0, 2], [[1, 0, 1, 0], group(1, 4)]))
+    signed.observe(fb([1], [group(0, 4)]))
+    signed.select(2)
+    np.testing.assert_allclose(signed.arm_probabilities(), [0.1, 0.8, 0.1])  # argmax Q = arm 1
+
+
+def test_tscl_window_teacher_slope_and_boltzmann() -> None:
+    pool = schedsim.PromptPool(n=4, category=[0, 0, 1, 1])
+    s = schedsim.make_scheduler(
+        "tscl:teacher=window,policy=boltzmann,window=3,temperature=0.1,absolute=false", pool=pool, seed=0
+    )
+    s.observe(fb([0], [group(1, 4)]))  # t = 0: c0 0.25
+    s.observe(fb([0, 2], [group(2, 4), group(4, 4)]))  # t = 1: c0 0.5, c1 1.0
+    s.observe(fb([1], [group(4, 4)]))  # t = 2: c0 1.0
+    s.observe(fb([0], [group(3, 4)]))  # t = 3: c0 0.75; window of 3 keeps t = 1, 2, 3
+    s.select(1)
+    # c0: slope of (1, .5), (2, 1), (3, .75) = 0.125; c1: one point -> 1. softmax((0.125, 1) / 0.1)
+    p0 = 1.0 / (1.0 + math.exp(8.75))
+    np.testing.assert_allclose(s.arm_probabilities(), [p0, 1.0 - p0])
+
+
+def test_tscl_sampling_teacher_fifo_mean() -> None:
+    pool = schedsim.PromptPool(n=4, category=[0, 0, 1, 1])
+    s = schedsim.make_scheduler("tscl:teacher=sampling,policy=egreedy,window=2,epsilon=0.2", pool=pool, seed=0)
+    s.observe(fb([0], [group(2, 4)]))  # dx = (0.5, 0)
+    s.observe(fb([2], [group(1, 4)]))  # dx = (0, 0.25)
+    s.observe(fb([1], [group(0, 4)]))  # dx = (-0.5, 0); FIFO of 2 = {(0, .25), (-.5, 0)}: mean (-0.25, 0.125)
+    s.select(1)
+    np.testing.assert_allclose(s.arm_probabilities(), [0.9, 0.1])  # |mean| picks arm 0
+
+
+def test_tscl_thompson_draws_one_stored_progress_per_arm() -> None:
+    # FIFO {(0.5, 0), (0, 0.25)}: arm 0 draws 0.5 w.p. 1/2 (wins); else 0 vs arm 1's {0, 0.25}: arm 1 wins w.p.
+    # 1/4, ties (1/4) split: P(greedy = arm 0) = 1/2 + 1/8 = 0.625
+    pool = schedsim.PromptPool(n=4, category=[0, 0, 1, 1])
+    wins = 0
+    for seed in range(2000):
+        s = schedsim.make_scheduler("tscl:window=2,epsilon=0.0", pool=pool, seed=seed)
+        s.observe(fb([0], [group(2, 4)]))
+        s.observe(fb([2], [group(1, 4)]))
+        s.select(1)
+        wins += int(s.arm_probabilities()[0] == 1.0)
+    assert abs(wins / 2000 - 0.625) < 0.035  # binomial s.d. 0.011
+    with pytest.raises(ParameterError):
+        schedsim.make_scheduler("tscl:teacher=online", pool=pool, seed=0)  # thompson needs the sampling teacher
+
+
+# -- exp3s -------------------------------------------------------------------------------------------------
+def test_exp3s_two_updates() -> None:
+    pool = schedsim.PromptPool(n=6, category=CATS3)
+    s = schedsim.make_scheduler("exp3s:eta=0.5,epsilon=0.3,beta=0.1,reservoir=3", pool=pool, seed=0)
+    # batch 1: c0 = 6/8 = 0.75, c1 = 0.25 (c2 absent); reservoir (0.75, 0.25): q20 = 0.35, q80 = 0.65
+    s.observe(fb([0, 1, 2], [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]))
+    np.testing.assert_allclose(s.scaled(np.array([0.75, 0.25, 0.5])), [1.0, -1.0, 0.0])
+    # pi = 1/3 each; shares (2/3, 1/3, 0); r~ = (r share + 0.1) / (1/3) = (2.3, -0.7, 0.3); v = 0.5 r~; t = 1
+    v = np.array([1.15, -0.35, 0.15])
+    w1 = np.log([(math.exp(v[1]) + math.exp(v[2])) / 2, (math.exp(v[0]) + math.exp(v[2])) / 2,
+                 (math.exp(v[0]) + math.exp(v[1])) / 2])  # fmt: skip
+    np.testing.assert_allclose(s.w, w1)
+    # batch 2: c2 = 1.0 (dx 1.0); reservoir (0.75, 0.25, 1.0): q20 = 0.45, q80 = 0.9 -> r = 1; t = 2: alpha 1/2
+    pi = 0.7 * np.exp(w1) / np.exp(w1).sum() + 0.1
+    np.testing.assert_allclose(s.arm_probabilities(), pi)
+    s.observe(fb([4], [group(4, 4)]))
+    v2 = w1 + 0.5 * (np.array([0.0, 0.0, 1.0]) + 0.1) / pi
+    e = np.exp(v2)
+    np.testing.assert_allclose(s.w, np.log(0.5 * e + 0.25 * (e.sum() - e)))
+    np.testing.assert_allclose(s.sample, [0.75, 0.25, 1.0])
+
+
+# -- pools -------------------------------------------------------------------------------------------------
+def test_pools_thresholds_weights_and_latest_score() -> None:
+    pool = schedsim.PromptPool(n=5)
+    spec = "pools:hard_max=0.3,normal_max=0.6,hard_weight=0.5,normal_weight=2.0,easy_weight=0.1,unseen_weight=3.0"
+    s = schedsim.make_scheduler(spec, pool=pool, seed=0)
+    s.observe(fb([0, 1, 2, 3], [group(30, 100), group(31, 100), group(60, 100), group(61, 100)]))
+    # 0.30 <= 0.3: hard; 0.31, 0.60: normal; 0.61: easy; prompt 4 unseen
+    np.testing.assert_allclose(s.distribution(), np.array([0.5, 2.0, 2.0, 0.1, 3.0]) / 7.6)
+    s.observe(fb([0], [group(90, 100)]))  # overwritten, not averaged: 0.9 -> easy
+    np.testing.assert_allclose(s.distribution(), np.array([0.1, 2.0, 2.0, 0.1, 3.0]) / 7.2)
+    ids = s.select(20_000)  # with replacement: k may exceed N
+    freq = np.bincount(ids, minlength=5) / 20_000
+    np.testing.assert_allclose(freq, np.array([0.1, 2.0, 2.0, 0.1, 3.0]) / 7.2, atol=0.015)
+
+
+ROWS = {0: group(0, 4), 1: group(2, 4), 2: group(4, 4), 3: group(1, 4)}
+
+
+class ScriptedProbe:
+    """Fixed groups per prompt (ROWS): 0 all wrong, 1 half right, 2 all right, 3 one of four right."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def __call__(self, ids: np.ndarray, g: int) -> schedsim.Feedback:
+        self.calls.append(ids.tolist())
+        return fb(ids.tolist(), [ROWS[int(i)] for i in ids])
+
+
+def test_pools_adv_range_gate() -> None:
+    pool = schedsim.PromptPool(n=4)
+    probe = ScriptedProbe()
+    s = schedsim.make_scheduler(
+        "pools:gate=true,reject_min=-0.5,reject_max=0.5,probe_group=4", pool=pool, seed=3, probe=probe
+    )
+    # mean-centred advantages: prompt 1 (.5, .5, -.5, -.5) all inside [-0.5, 0.5]: rejected, as are the all-equal
+    # groups; prompt 3 (.75, -.25, -.25, -.25) is admitted
+    assert s.select(1).tolist() == [3]
+    probed = [i for call in probe.calls for i in call]
+    assert len(probed) == len(set(probed)) and 3 in probed  # distinct draws until one is admitted
+    np.testing.assert_allclose(s.estimates()[probed], [ROWS[i].count(1.0) / 4 for i in probed])
+    default = schedsim.make_scheduler("pools:gate=true,probe_group=4", pool=pool, seed=0, probe=ScriptedProbe())
+    assert sorted(default.select(2).tolist()) == [1, 3]  # [0, 0] rejects only the all-equal groups
+    with pytest.raises(MissingSignalError):
+        schedsim.make_scheduler("pools:gate=true", pool=pool, seed=0).select(1)
+
+
+# -- bots --------------------------------------------------------------------------------------------------
+def test_bots_without_anchors_relaxes_unobserved_tasks_to_the_prior() -> None:
+    pool = schedsim.PromptPool(n=3)
+    spec = "bots:m=4,lamb=0.5,rho=0.3,do_sample=false,target=0.6"
+    s = schedsim.make_scheduler(spec, pool=pool, seed=0)
+    s.observe(fb([0], [group(3, 4)]))  # alpha0 = 0.5 + 0.5 + 4 * 0.75 = 4, beta0 = 2
+    np.testing.assert_allclose(s.estimator.alpha, [4.0, 1.0, 1.0])
+    np.testing.assert_allclose(s.estimator.beta, [2.0, 1.0, 1.0])
+    s.observe(fb([1], [group(0, 4)]))  # alpha = (2.5, 1, 1), beta = (1.5, 5, 1)
+    np.testing.assert_allclose(s.estimates(), [0.625, 1 / 6, 0.5])
+    assert sorted(s.select(2).tolist()) == [0, 2]  # |0.6 - p|: 0.025, 0.433, 0.1
+    low = schedsim.make_scheduler(spec.replace("target=0.6", "target=0.2"), pool=pool, seed=0)
+    low.load_state_dict(s.state_dict() | {"scheduler": "bots"})
+    assert sorted(low.select(2).tolist()) == [1, 2]  # 0.425, 0.033, 0.3
+
+
+def test_bots_with_anchors_interpolates_pseudo_counts() -> None:
+    pool = schedsim.PromptPool(n=3)
+    anchors = np.array([[0.2, 0.4, 0.0], [0.6, 0.8, 0.5]])
+    spec = "bots:m=4,lamb=0.5,rho=0.25,cap_discount=0.8"
+    s = schedsim.make_scheduler(spec, pool=pool, seed=0, anchors=anchors)
+    s.observe(fb([0], [group(2, 4)]))
+    c = 0.3 / (0.4 + 1e-6)
+    assert s.estimator.cap == pytest.approx(c)
+    p1, p2 = 0.4 + 0.4 * c, 0.5 * c  # p~ of the unobserved tasks; task 0 uses its observed 0.5
+    # alpha = 0.5 + 0.5 + 0.75 * 4 * p_o [obs] + 0.25 * 4 * p~
+    np.testing.assert_allclose(s.estimator.alpha, [1 + 1.5 + 0.5, 1 + p1, 1 + p2])
+    np.testing.assert_allclose(s.estimator.beta, [1 + 1.5 + 0.5, 2 - p1, 2 - p2])
+    s.observe(fb([1], [group(4, 4)]))
+    c2 = 0.8 * c + 0.2 * (1.0 - 0.4) / (0.4 + 1e-6)
+    assert s.estimator.cap == pytest.approx(c2)
+
+
+def test_bots_adaptive_rho_halves_on_a_poor_interpolation() -> None:
+    pool = schedsim.PromptPool(n=3)
+    anchors = np.array([[0.2, 0.4, 0.0], [0.6, 0.8, 0.5]])
+    spec = "bots:m=4,lamb=0.5,rho=0.25,adaptive_rho=true"
+    s = schedsim.make_scheduler(spec, pool=pool, seed=0, anchors=anchors)
+    s.observe(fb([0, 2], [group(0, 4), group(4, 4)]))
+    c = (0.5 - 0.1) / (0.45 + 1e-6)  # predicted (0.2 + 0.4c, 0.5c) vs observed (0, 1): mean error 0.556 >= 0.25
+    assert s.estimator.rho == 0.125
+    np.testing.assert_allclose(s.estimator.alpha[1], 1 + 0.125 * 4 * (0.4 + 0.4 * c))
+    fixed = schedsim.make_scheduler(spec.replace("true", "false"), pool=pool, seed=0, anchors=anchors)
+    fixed.observe(fb([0, 2], [group(0, 4), group(4, 4)]))
+    assert fixed.estimator.rho == 0.25
+
+
+def test_bots_softmax_distribution() -> None:
+    pool = schedsim.PromptPool(n=3)
+    s = schedsim.make_scheduler("bots:m=4,lamb=0.5,do_sample=false,tau=0.5,target=0.6", pool=pool, seed=0)
+    s.observe(fb([0], [group(3, 4)]))
+    s.observe(fb([1], [group(0, 4)]))  # p = (0.625, 1/6, 0.5) as above
+    z = -np.abs(0.6 - np.array([0.625, 1 / 6, 0.5])) / 0.5
+    np.testing.assert_allclose(s.distribution(), np.exp(z) / np.exp(z).sum())
+    assert schedsim.make_scheduler("bots", pool=pool, seed=0).distribution() is None  # Thompson: random scores
