@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 import schedsim
 from schedsim.cli import app
-from schedsim.core.errors import SchedsimError
+from schedsim.core.errors import SchedsimError, accepted
 from schedsim.runner import RunConfig, RunStore, run_all
 
 runner = CliRunner()
@@ -30,7 +30,7 @@ runner = CliRunner()
 #: the tiny comparison every compare/explain case starts from (the good run uses exactly this)
 TINY = ["--seeds", "1", "--budget", "2048", "--batch", "16", "--group", "4", "--eval-every", "1024", "--workers", "1"]
 OUT, RUN, FILE = "{out}", "{run}", "{file}"  # placeholders: a fresh --out, the good run, an existing regular file
-NAMES = r"accepted: 'beta', 'gaussian', 'lilo', 'mopps', 'paced', 'plr', 'sec', 'spo', 'uniform', 'uniform-mixed'$"
+NAMES = "accepted: " + re.escape(accepted(schedsim.available())) + "$"  # every registered name
 GROUP = r"^group=1 gives no group-relative signal: .* every GRPO advantage is 0; accepted: an integer >= 2$"
 
 
