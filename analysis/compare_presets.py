@@ -28,6 +28,9 @@ SCHEDULERS = (
     "mopps",
     "spo",
     "plr",
+    "dapo",
+    "band",
+    "greso",
 )
 FIGURES = Path(__file__).resolve().parent / "figures"
 

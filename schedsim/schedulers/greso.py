@@ -52,7 +52,7 @@ class GRESOScheduler(ProbingScheduler):
         probe_group: rollouts per group; 8 (the code's G; must equal the trainer's group size).
 
     References:
-        GRESO, Infini-AI-Lab/GRESO (``verl/trainer/ttis/presampling_selector.py``,
+        GRESO, Zheng et al., arXiv 2506.02177; code: Infini-AI-Lab/GRESO (``verl/trainer/ttis/presampling_selector.py``,
         ``verl/trainer/ppo/ray_trainer.py``) [code]; docs/schedulers.md, section ``greso``.
     """
 
