@@ -192,3 +192,15 @@ def test_the_runner_charges_every_probe_and_never_exceeds_the_budget(spec: str) 
     # every trained group is a probed one: nothing else is rolled out, and no spent probe goes uncounted
     assert last["rollouts"] == last["selection_rollouts"]
     assert int(last["step"]) >= 1 and last["rollouts"] >= int(last["step"]) * 16 * 4
+
+
+def test_list_and_check_show_the_filters() -> None:
+    from typer.testing import CliRunner
+
+    from schedsim.cli import app
+
+    listed = CliRunner().invoke(app, ["list"]).output
+    for name, paper in (("dapo", "2503.14476"), ("band", "2504.03380"), ("greso", "2506.02177")):
+        assert any(line.startswith(name) and paper in line for line in listed.splitlines())
+        checked = CliRunner().invoke(app, ["check", f"{name}:probe_group=4"])
+        assert checked.exit_code == 0 and "passed 9 checks" in checked.output
