@@ -33,6 +33,9 @@ SCHEDULERS = (
     "exp3s",
     "pools",
     "bots",
+    "dapo",
+    "band",
+    "greso",
 )
 FIGURES = Path(__file__).resolve().parent / "figures"
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import schedsim
+from schedsim.core.registry import signals
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download models or datasets
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -28,7 +29,7 @@ def pool() -> schedsim.PromptPool:
 
 def builtin_kwargs(name: str, n: int) -> dict:
     """Trainer-side signals a registered scheduler needs to run in tests (paced: a log Z table)."""
-    if name == "lilo":
+    if "probe" in signals(name):  # lilo, dapo, band, greso: a deterministic synthetic rollout source
         from schedsim.checks import SyntheticProbe
 
         return {"probe": SyntheticProbe(n)}

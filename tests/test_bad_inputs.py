@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 import schedsim
 from schedsim.cli import app
-from schedsim.core.errors import SchedsimError
+from schedsim.core.errors import SchedsimError, accepted
 from schedsim.runner import RunConfig, RunStore, run_all
 
 runner = CliRunner()
@@ -30,7 +30,7 @@ runner = CliRunner()
 #: the tiny comparison every compare/explain case starts from (the good run uses exactly this)
 TINY = ["--seeds", "1", "--budget", "2048", "--batch", "16", "--group", "4", "--eval-every", "1024", "--workers", "1"]
 OUT, RUN, FILE = "{out}", "{run}", "{file}"  # placeholders: a fresh --out, the good run, an existing regular file
-NAMES = r"accepted: 'beta', 'bots', 'exp3s', 'gaussian', 'lilo', 'mopps', 'paced', 'pcl', 'plr', 'pools', 'sec', 'spo', 'tscl', 'uniform', 'uniform-mixed'$"
+NAMES = "accepted: " + re.escape(accepted(schedsim.available())) + "$"  # every registered name
 GROUP = r"^group=1 gives no group-relative signal: .* every GRPO advantage is 0; accepted: an integer >= 2$"
 
 
@@ -83,7 +83,9 @@ CLI_CASES = [
         _compare(schedulers="paced:tau"), r"^paced: 'tau' is not key=value; accepted: ", id="compare-not-key-value"
     ),
     pytest.param(
-        _compare(schedulers=","), r"^--schedulers ',' names no scheduler; accepted: beta, ", id="compare-empty"
+        _compare(schedulers=","),
+        r"^--schedulers ',' names no scheduler; accepted: " + re.escape(", ".join(schedsim.available())) + "$",
+        id="compare-empty",
     ),
     pytest.param(
         _compare(schedulers="paced,paced:tau=0.5"),

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+import schedsim
 from schedsim.cli import _specs, app
+from schedsim.core.errors import accepted
 
 runner = CliRunner()
 
@@ -36,7 +38,7 @@ def test_check_passes_and_bad_spec_is_one_line() -> None:
     bad = runner.invoke(app, ["check", "pacd"])
     assert bad.exit_code == 2
     assert bad.output.strip().splitlines() == [
-        "error: unknown scheduler 'pacd'; accepted: 'beta', 'bots', 'exp3s', 'gaussian', 'lilo', 'mopps', 'paced', 'pcl', 'plr', 'pools', 'sec', 'spo', 'tscl', 'uniform', 'uniform-mixed'"
+        "error: unknown scheduler 'pacd'; accepted: " + accepted(schedsim.available())
     ]
 
 

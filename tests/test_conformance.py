@@ -10,6 +10,7 @@ from conftest import builtin_kwargs
 
 import schedsim
 from schedsim.checks import CHECKS, SyntheticProbe, check_scheduler, default_pool, passive_check_distribution
+from schedsim.core.registry import signals
 from schedsim.schedulers import UniformScheduler
 
 CROSSINGS = [
@@ -37,7 +38,7 @@ def test_every_scheduler_conforms(spec: str) -> None:
     pool = default_pool()
     needs_log_z = spec.startswith("paced") or "logz" in spec
     kwargs = builtin_kwargs("paced", pool.n) if needs_log_z else {}
-    if spec.startswith("lilo"):
+    if "probe" in signals(spec.partition(":")[0]):
         kwargs = {"probe": SyntheticProbe(pool.n)}
     if "estimator=oracle" in spec:  # a synthetic world's true pass rates
         kwargs["pass_rates"] = np.linspace(0.0, 1.0, pool.n).take

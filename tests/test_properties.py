@@ -25,6 +25,11 @@ SPECS = [
     "mopps",
     "spo",
     "plr",
+    "dapo",
+    "dapo:variant=v1,max_num_gen_batches=0",
+    "band:tau_lo=0.1,tau_hi=0.7",
+    "band:mode=weight",
+    "greso",
 ]
 SETTINGS = settings()  # the profile loaded in conftest.py: `ci` (200 examples) or HYPOTHESIS_PROFILE=thorough
 

@@ -5,6 +5,7 @@ import pytest
 
 import schedsim
 from schedsim.core import registry
+from schedsim.core.errors import accepted
 from schedsim.core.registry import canonical_spec, params, parse_spec, signals
 from schedsim.runner import RunConfig
 
@@ -28,7 +29,7 @@ def test_spec_parsing_types() -> None:
     [
         (
             "nope",
-            "unknown scheduler 'nope'; accepted: 'beta', 'bots', 'exp3s', 'gaussian', 'lilo', 'mopps', 'paced', 'pcl', 'plr', 'pools', 'sec', 'spo', 'tscl', 'uniform', 'uniform-mixed'",
+            "unknown scheduler 'nope'; accepted: " + accepted(schedsim.available()),
         ),
         (
             "sec:temp=1",

@@ -176,6 +176,7 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
         try:
             ids = sched.select(config.batch)
         except BudgetExhausted:
+            used += meter.spent - probed  # earlier probes of this step (multi-round filters) were spent: counted
             break  # a probe that would overspend is never rolled out
         t1 = time.perf_counter()
         used += meter.spent - probed  # rollouts spent choosing count like any other

@@ -49,3 +49,11 @@ for _cls in (PCLScheduler, TSCLScheduler, Exp3SScheduler, DifficultyPoolSchedule
     register(_cls)
 
 __all__ += ["BOTSScheduler", "DifficultyPoolScheduler", "Exp3SScheduler", "PCLScheduler", "TSCLScheduler"]
+# filtering schedulers (roll candidates out through the probe signal, keep some groups, refill)
+from schedsim.schedulers.band import BandScheduler  # noqa: E402
+from schedsim.schedulers.dapo import DAPOScheduler  # noqa: E402
+from schedsim.schedulers.greso import GRESOScheduler  # noqa: E402
+
+for _cls in (DAPOScheduler, BandScheduler, GRESOScheduler):
+    register(_cls)
+__all__ += ["BandScheduler", "DAPOScheduler", "GRESOScheduler"]

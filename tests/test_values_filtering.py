@@ -1,0 +1,206 @@
+"""dapo, band and greso by value: a stub world of fixed rewards, the loader's order set by hand, so the rounds, the
+kept ids, the padding and the charged rollouts are exact numbers; then the budget accounting of a real run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import schedsim
+from schedsim.runner import RunConfig, run_unit
+from schedsim.runner.loop import ProbeMeter
+
+# 12 prompts, G = 4: successes per prompt (0 or 4: all equal, dropped by dapo)
+SUCCESSES_4 = [4, 1, 0, 2, 4, 0, 3, 4, 1, 2, 0, 2]
+# 12 prompts, G = 20: p̂ = 0, .1, .7, .75, 1, .8, .05, .4, .5, .15, .6, .95
+SUCCESSES_20 = [0, 2, 14, 15, 20, 16, 1, 8, 10, 3, 12, 19]
+
+
+class FixedWorld:
+    """An environment whose prompt i always gets ``successes[i]`` ones then zeros; records every rollout call."""
+
+    def __init__(self, successes: list[int]) -> None:
+        self.successes = np.array(successes)
+        self.calls: list[list[int]] = []
+
+    def rollout(self, ids: np.ndarray, group: int) -> schedsim.Feedback:
+        self.calls.append(ids.tolist())
+        rewards = (np.arange(group)[None, :] < self.successes[ids][:, None]).astype(float)
+        return schedsim.Feedback(prompt_ids=ids, rewards=rewards)
+
+
+def build(spec: str, successes: list[int], order: list[int] | None = None, epoch: int = 0):
+    """The scheduler on a 12-prompt pool, probing through the runner's meter; its loader's epoch order set by hand."""
+    world = FixedWorld(successes)
+    meter = ProbeMeter(world)
+    s = schedsim.make_scheduler(spec, pool=schedsim.PromptPool(n=12), seed=0, probe=meter)
+    s.loader.order = np.array(range(12) if order is None else order, dtype=np.int64)
+    s.loader.pos, s.loader.epoch = 0, epoch
+    return s, meter, world
+
+
+# -- dapo ---------------------------------------------------------------------------------------------------------
+def test_dapo_recipe_refills_in_generation_batches_until_k_mixed_groups() -> None:
+    # gen batch ceil(1.5 x 4) = 6: round 1 rolls 0-5 and keeps 1, 3; round 2 rolls 6-11 and keeps 6, 8, 9, 11;
+    # the first 4 kept are trained on, the surplus (9, 11) and the 6 all-equal groups are discarded: 12 x 4 charged
+    s, meter, world = build("dapo:oversample=1.5,probe_group=4", SUCCESSES_4)
+    assert s.select(4).tolist() == [1, 3, 6, 8]
+    assert world.calls == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+    assert meter.spent == 48
+    m = s.metrics()
+    assert (m["sched/filter_rounds"], m["sched/probed_groups"], m["sched/kept_groups"]) == (2.0, 12.0, 4.0)
+    # the runner trains each chosen prompt on its probed group: nothing is rolled out again
+    assert all(k is not None for k in meter.match(np.array([1, 3, 6, 8]), 4))
+
+
+def test_dapo_cap_pads_with_dropped_groups_or_raises() -> None:
+    # one round allowed: 0-5 rolled out, 1 and 3 kept; padded with the first dropped ones, 0 and 2
+    s, meter, _ = build("dapo:oversample=1.5,max_num_gen_batches=1,probe_group=4", SUCCESSES_4)
+    assert s.select(4).tolist() == [1, 3, 0, 2]
+    assert meter.spent == 24 and s.metrics()["sched/padded_groups"] == 2.0
+    s, _, _ = build("dapo:oversample=1.5,max_num_gen_batches=1,probe_group=4,on_cap=error", SUCCESSES_4)
+    with pytest.raises(schedsim.SchedsimError, match="2 of 4 groups kept after 1 rollout rounds"):
+        s.select(4)
+
+
+def test_dapo_v1_gives_two_refill_credits_per_dropped_group() -> None:
+    # round 1: k = 4 prompts 1, 3, 6, 0; only 0 dropped -> 2 credits -> round 2 rolls exactly 2 (2, 8): 8 kept
+    s, meter, world = build("dapo:variant=v1,probe_group=4", SUCCESSES_4, order=[1, 3, 6, 0, 2, 8, 9, 11, 4, 5, 7, 10])
+    assert s.select(4).tolist() == [1, 3, 6, 8]
+    assert world.calls == [[1, 3, 6, 0], [2, 8]] and meter.spent == 24
+    # identity order: round 1 (0-3) drops 2 -> 4 credits; round 2 (4-7) keeps 6, drops 3 -> 4 - 4 + 6 = 6 credits;
+    # round 3 rolls min(6, 4) = 4 (8-11), keeps 4 more: the 4 oldest kept are trained on, 9 and 11 discarded
+    s, meter, world = build("dapo:variant=v1,probe_group=4", SUCCESSES_4)
+    assert s.select(4).tolist() == [1, 3, 6, 8]
+    assert [len(c) for c in world.calls] == [4, 4, 4] and meter.spent == 48
+    s, meter, _ = build("dapo:variant=v1,max_num_gen_batches=2,probe_group=4", SUCCESSES_4)
+    assert s.select(4).tolist() == [1, 3, 6, 0] and meter.spent == 32  # capped after round 2, padded with 0
+
+
+# -- band ---------------------------------------------------------------------------------------------------------
+def test_band_keeps_an_asymmetric_inclusive_band_and_refills() -> None:
+    # [0.1, 0.7] keeps p̂ = .1 (edge), .7 (edge), .4, .5, .15, .6 = ids 1, 2, 7, 8, 9, 10; gen batch 4:
+    # round 1 (0-3) keeps 1, 2; round 2 (4-7) keeps 7; round 3 (8-11) keeps 8, 9, 10; 12 groups x 20 charged
+    s, meter, world = build("band:tau_lo=0.1,tau_hi=0.7,oversample=1,probe_group=20", SUCCESSES_20)
+    assert s.select(4).tolist() == [1, 2, 7, 8]
+    assert len(world.calls) == 3 and meter.spent == 240
+    # the default band [0.2, 0.8] on the same world keeps 2 (.7), 3 (.75), 5 (.8, edge), 7 instead
+    s, _, _ = build("band:oversample=1,probe_group=20", SUCCESSES_20)
+    assert s.select(4).tolist() == [2, 3, 5, 7]
+
+
+def test_band_drop_pads_with_zero_weight_and_weight_mode_down_weights() -> None:
+    s, meter, world = build(
+        "band:tau_lo=0.1,tau_hi=0.7,oversample=1,max_num_gen_batches=2,probe_group=20", SUCCESSES_20
+    )
+    ids = s.select(4)
+    assert ids.tolist() == [1, 2, 7, 0] and meter.spent == 160  # 2 rounds of 4; padded with 0 (p̂ = 0)
+    fb = world.rollout(np.arange(12), 20)
+    expected_in = [0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0]
+    np.testing.assert_array_equal(s.loss_weights(fb), expected_in)  # drop mode: out of band -> 0
+    s, meter, world = build("band:tau_lo=0.1,tau_hi=0.7,mode=weight,weight_out=0.3,probe_group=20", SUCCESSES_20)
+    assert s.select(4).tolist() == [0, 1, 2, 3] and world.calls == [[0, 1, 2, 3]]  # one round, nothing dropped
+    assert meter.spent == 80
+    np.testing.assert_allclose(s.loss_weights(fb), np.where(np.array(expected_in) == 1, 1.0, 0.3))
+    np.testing.assert_array_equal(s.loss_weights(np.arange(3)), [1, 1, 1])  # bare ids: no rewards, no weighting
+
+
+# -- greso --------------------------------------------------------------------------------------------------------
+def test_greso_keep_probability_follows_the_trailing_runs() -> None:
+    s = schedsim.make_scheduler("greso:p_easy=0.6,p_hard=0.3,min_keep=0.05", pool=schedsim.PromptPool(n=8), seed=0)
+    rounds = {  # rows of G = 4 for ids 0-5, one Feedback per round
+        0: [[1] * 4, [1] * 4],  # easy twice: 0.6^2
+        1: [[0] * 4, [0] * 4, [0] * 4],  # hard three times: 0.3^3 = 0.027 -> floor 0.05
+        2: [[0] * 4, [1] * 4],  # hard then easy: the hard run is broken, easy once: 0.6
+        3: [[1] * 4, [1, 0, 0, 0]],  # easy then mixed: 1
+        5: [[0] * 4],  # hard once: 0.3
+    }
+    for r in range(3):
+        ids = [i for i, rows in rounds.items() if r < len(rows)]
+        s.record(schedsim.Feedback(prompt_ids=np.array(ids), rewards=np.array([rounds[i][r] for i in ids], float)))
+    np.testing.assert_allclose(s.keep_probability(np.arange(6)), [0.36, 0.05, 0.6, 1.0, 1.0, 0.3])
+    assert s.easy_run.tolist()[:6] == [2, 0, 1, 0, 0, 0] and s.hard_run.tolist()[:6] == [0, 3, 0, 0, 0, 1]
+
+
+def test_greso_next_round_size_and_last_round() -> None:
+    s = schedsim.make_scheduler("greso:presample=1.5,presample_min=0.25,margin=1.25", pool=schedsim.PromptPool(n=64))
+    # k = 16, G = 8: cap ceil(1.5 x 16) = 24, floor ceil(0.25 x 16) = 4
+    assert s.next_round_size(16, 10, 0.5) == (15, True)  # int(6 x 8 / 0.5 / 8 x 1.25) = 15 <= 24: the last
+    assert s.next_round_size(16, 0, 0.75) == (24, False)  # int(16 / 0.25 x 1.25) = 80 > 24: capped, not last
+    assert s.next_round_size(16, 15, 0.0) == (4, True)  # int(1.25) = 1, floored at 4
+    assert s.next_round_size(16, 3, 1.0) == (24, False)  # nothing kept last round: unbounded estimate
+
+
+def test_greso_adapts_p_toward_its_targets_after_epoch_0_only() -> None:
+    s = schedsim.make_scheduler("greso:p_hard=0.94,target_zv=0.3,p_step=0.02", pool=schedsim.PromptPool(n=4))
+    s._counts[:] = (2, 1, 10)  # easy share 0.2 >= 0.3 / 3; hard share 0.1 < 2 x 0.3 / 3
+    s.loader.epoch = 0
+    s.adapt()
+    assert (s.p_easy, s.p_hard) == (0.5, 0.94) and s._counts.tolist() == [0, 0, 0]  # epoch 0: no change, reset
+    s._counts[:] = (2, 1, 10)
+    s.loader.epoch = 1
+    s.adapt()
+    assert s.p_easy == pytest.approx(0.48) and s.p_hard == 0.95  # 0.96 clipped to p_max
+
+
+def test_greso_step_rolls_screened_rounds_sized_by_the_estimate() -> None:
+    # k = 4, S = ceil(1.0 x 4) = 4 in chunks of 2; first epoch: nothing seen, nothing skipped
+    spec = "greso:presample=1,chunk=0.5,margin=0.5,p_easy=0,p_hard=0,p_min=0,min_keep=0,probe_group=4"
+    s, meter, world = build(spec, SUCCESSES_4)
+    # round 1 (0-3) keeps 1, 3, zv = 0.5 -> int(2 x 4 / 0.5 / 4 x 0.5) = 2 <= 4: a last round of 2 (4, 5), which
+    # keeps nothing; the step pads with the first dropped, 0 and 2
+    assert s.select(4).tolist() == [1, 3, 0, 2]
+    assert world.calls == [[0, 1, 2, 3], [4, 5]] and meter.spent == 24
+    assert s.easy_run[[0, 4]].tolist() == [1, 1] and s.hard_run[[2, 5]].tolist() == [1, 1]
+    # a later epoch: p_easy = p_hard = 0 and min_keep = 0 skip every prompt on an easy or hard run for sure: chunks
+    # [0, 1] [2, 3] [4, 5] [6, 7] leave 1, 3, 6, 7 (7 was never rolled out: not skipped); 7 is all-correct, so 3
+    # kept, zv = 1/4 -> int(1 x 4 / 0.75 / 4 x 0.5) = 0 <= 4: a last round of max(0, ceil(0.25 x 4)) = 1, i.e. one
+    # chunk, 8 and 9, both kept; the first 4 kept are trained on
+    s.loader.order, s.loader.pos, s.loader.epoch = np.arange(12), 0, 1
+    assert s.select(4).tolist() == [1, 3, 6, 8]
+    assert world.calls[2:] == [[1, 3, 6, 7], [8, 9]] and meter.spent == 24 + 24
+    assert s.metrics()["sched/skipped"] == 4.0 and s.easy_run[7] == 1
+    # adapted after the step (epoch 1): easy share 1/6 >= 0.25/3 -> p_easy 0 - 0.01, clipped at p_min = 0;
+    # hard share 0 < 2 x 0.25/3 -> p_hard 0 + 0.01
+    assert s.p_easy == 0.0 and s.p_hard == pytest.approx(0.01)
+
+
+# -- the runner charges every probe rollout --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "dapo:probe_group=4",
+        "dapo:probe_group=4,variant=v1",
+        "band:probe_group=4",
+        "band:probe_group=4,mode=weight",
+        "greso:probe_group=4",
+    ],
+)
+def test_the_runner_charges_every_probe_and_never_exceeds_the_budget(spec: str) -> None:
+    config = RunConfig(
+        schedulers=(spec,),
+        env="bandit:n_train=200,n_test=100",
+        seeds=1,
+        budget=4000,
+        batch=16,
+        group=4,
+        eval_every=1000,
+    )
+    table = run_unit(config, spec, 0)
+    last = table.iloc[-1]
+    assert 0 < last["selection_rollouts"] <= last["rollouts"] <= 4000
+    # every trained group is a probed one: nothing else is rolled out, and no spent probe goes uncounted
+    assert last["rollouts"] == last["selection_rollouts"]
+    assert int(last["step"]) >= 1 and last["rollouts"] >= int(last["step"]) * 16 * 4
+
+
+def test_list_and_check_show_the_filters() -> None:
+    from typer.testing import CliRunner
+
+    from schedsim.cli import app
+
+    listed = CliRunner().invoke(app, ["list"]).output
+    for name, paper in (("dapo", "2503.14476"), ("band", "2504.03380"), ("greso", "2506.02177")):
+        assert any(line.startswith(name) and paper in line for line in listed.splitlines())
+        checked = CliRunner().invoke(app, ["check", f"{name}:probe_group=4"])
+        assert checked.exit_code == 0 and "passed 9 checks" in checked.output
