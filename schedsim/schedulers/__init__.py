@@ -57,3 +57,8 @@ from schedsim.schedulers.greso import GRESOScheduler  # noqa: E402
 for _cls in (DAPOScheduler, BandScheduler, GRESOScheduler):
     register(_cls)
 __all__ += ["BandScheduler", "DAPOScheduler", "GRESOScheduler"]
+# dots: a charged reference set each round and a predictor of pass rates
+from schedsim.schedulers.dots import DOTSScheduler  # noqa: E402
+
+register(DOTSScheduler)
+__all__ += ["DOTSScheduler"]
