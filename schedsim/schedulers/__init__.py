@@ -62,3 +62,8 @@ from schedsim.schedulers.dots import DOTSScheduler  # noqa: E402
 
 register(DOTSScheduler)
 __all__ += ["DOTSScheduler"]
+# ads: cluster weights ∝ success and per-cluster windows sliding toward a success band
+from schedsim.schedulers.ads import ADSScheduler  # noqa: E402
+
+register(ADSScheduler)
+__all__ += ["ADSScheduler"]

@@ -1,0 +1,105 @@
+"""ads by value: clusters, easy-to-hard orders and scripted feedback set by hand, so the windows, the cluster success
+rates, the cluster weights and the selected ids are exact."""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+
+import numpy as np
+
+import schedsim
+
+# 12 prompts in clusters of 5, 4 and 3 (categories); difficulty_prior orders each cluster easy -> hard:
+# cluster 0: 3, 0, 4, 1, 2 · cluster 1: 8, 7, 6, 5 · cluster 2: 9, 10, 11
+CATEGORY = [0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+PRIOR = [0.8, 0.5, 0.1, 0.9, 0.6, 0.3, 0.5, 0.7, 0.9, 0.9, 0.5, 0.2]
+SPEC = "ads:window=2,active_clusters=2,eps=0.1,center=0.4,alpha=0.5,r_init=0.2,reset_steps=0"
+
+
+def pool() -> schedsim.PromptPool:
+    return schedsim.PromptPool(n=12, category=CATEGORY, difficulty_prior=PRIOR)
+
+
+def feedback(successes: dict[int, int], g: int = 4) -> schedsim.Feedback:
+    ids = np.array(list(successes))
+    rewards = (np.arange(g)[None, :] < np.array(list(successes.values()))[:, None]).astype(float)
+    return schedsim.Feedback(prompt_ids=ids, rewards=rewards)
+
+
+def windows(s) -> list[list[int]]:
+    return [s.members[c][w].tolist() for c, w in enumerate(s.windows)]
+
+
+def test_clusters_orders_and_first_batch() -> None:
+    s = schedsim.make_scheduler(SPEC, pool=pool(), seed=3)
+    assert [m.tolist() for m in s.members] == [[3, 0, 4, 1, 2], [8, 7, 6, 5], [9, 10, 11]]
+    ids = s.select(4).tolist()
+    # two whole windows (the 2 easiest of a cluster each), clusters drawn without replacement
+    assert ids in ([3, 0, 8, 7], [3, 0, 9, 10], [8, 7, 3, 0], [8, 7, 9, 10], [9, 10, 3, 0], [9, 10, 8, 7])
+    np.testing.assert_allclose(s.cluster_weights(), [1 / 3] * 3)
+    np.testing.assert_allclose(s.estimates(), [0.2] * 12)
+
+
+def test_window_moves_success_rates_and_weights_by_hand() -> None:
+    # band [0.3, 0.5]. cluster 0: 3 (pos 0) ρ=.25 too hard, stays at 0 (the easy end); 0 (pos 1) ρ=.75 too easy,
+    # to pos 2 (id 4); 1 (pos 3, outside the window) only counts in r_0 = (.25+.75+1)/3 = 2/3.
+    # cluster 1: 8 (pos 0) and 7 (pos 1) too easy: 7 moves first (from the hard end) to 2, then 8 to 1 -> ids 7, 6;
+    # r_1 = (.75 + 1)/2 = 7/8. cluster 2: 9 (pos 0) ρ=.5 keeps its slot; 10 (pos 1) ρ=0 wants pos 0, taken: the
+    # nearest free slot is its own, 1; r_2 = 1/4.
+    s = schedsim.make_scheduler(SPEC, pool=pool(), seed=3)
+    s.select(4)
+    s.observe(feedback({3: 1, 0: 3, 1: 4, 8: 3, 7: 4, 9: 2, 10: 0}))
+    assert windows(s) == [[3, 4], [7, 6], [9, 10]]
+    np.testing.assert_allclose(s.r, [2 / 3, 7 / 8, 1 / 4])
+    # Σr = 43/24: target (16, 21, 6)/43; p = (1 − .5)/3 + .5 target
+    p1 = [F(1, 6) + F(8, 43), F(1, 6) + F(21, 86), F(1, 6) + F(3, 43)]
+    np.testing.assert_allclose(s.cluster_weights(), [float(x) for x in p1], rtol=1e-12)
+    m = s.metrics()
+    assert (m["sched/band_too_hard"], m["sched/band_keep"], m["sched/band_too_easy"]) == (2.0, 1.0, 3.0)
+    # cluster 2 alone: 11 (pos 2, outside the window) ρ = 1 -> r_2 = 1; clusters 0 and 1 keep theirs
+    s.observe(feedback({11: 4}))
+    np.testing.assert_allclose(s.r, [2 / 3, 7 / 8, 1.0])
+    target = [F(16, 61), F(21, 61), F(24, 61)]  # Σr = 61/24
+    p2 = [x / 2 + t / 2 for x, t in zip(p1, target, strict=True)]
+    np.testing.assert_allclose(s.cluster_weights(), [float(x) for x in p2], rtol=1e-12)
+    np.testing.assert_allclose(s.estimates(), np.array([2 / 3, 7 / 8, 1.0])[CATEGORY])
+
+
+def test_zero_weight_clusters_come_last() -> None:
+    # alpha = 1: p = r / Σr at once; r = (0, 0, 1/2) puts all weight on cluster 2, whose window leads the batch
+    spec = "ads:window=2,active_clusters=2,alpha=1,reset_steps=0"
+    s = schedsim.make_scheduler(spec, pool=pool(), seed=5)
+    s.select(4)
+    s.observe(feedback({3: 0, 8: 0, 9: 2}))  # 3 and 8 too hard (stay at the easy end); 9 in the band
+    np.testing.assert_allclose(s.cluster_weights(), [0.0, 0.0, 1.0])
+    ids = s.select(5).tolist()
+    assert ids[:2] == [9, 10] and ids[2:4] in ([3, 0], [8, 7]) and len(set(ids)) == 5
+
+
+def test_reset_every_reset_steps_batches() -> None:
+    spec = SPEC.replace("reset_steps=0", "reset_steps=2")
+    s = schedsim.make_scheduler(spec, pool=pool(), seed=3)
+    s.select(4)
+    s.observe(feedback({3: 1, 0: 3, 8: 3, 7: 4}))
+    assert windows(s) == [[3, 4], [7, 6], [9, 10]]
+    s.observe(feedback({9: 4}))  # the second batch: everything back to its initial state
+    assert windows(s) == [[3, 0], [8, 7], [9, 10]]
+    np.testing.assert_allclose(s.r, [0.2] * 3)
+    np.testing.assert_allclose(s.cluster_weights(), [1 / 3] * 3)
+
+
+def test_default_window_and_reset_scale_with_k() -> None:
+    # window None: ceil(k / active_clusters) = ceil(5 / 2) = 3; reset every max(1, 12 // (2 x 3)) = 2 batches
+    s = schedsim.make_scheduler("ads:active_clusters=2", pool=pool(), seed=0)
+    s.select(5)
+    assert s.width == 3 and s._reset_every() == 2
+    assert windows(s) == [[3, 0, 4], [8, 7, 6], [9, 10, 11]]
+
+
+def test_random_and_kmeans_clusterings() -> None:
+    s = schedsim.make_scheduler("ads:clusters=3", pool=schedsim.PromptPool(n=10), seed=0)
+    assert s.clustering == "random" and sorted(m.size for m in s.members) == [3, 3, 4]
+    blobs = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1]])
+    s = schedsim.make_scheduler("ads:clusters=2", pool=schedsim.PromptPool(n=6, features=blobs), seed=1)
+    assert s.clustering == "kmeans"
+    assert sorted(sorted(m.tolist()) for m in s.members) == [[0, 1, 2], [3, 4, 5]]
