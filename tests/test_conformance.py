@@ -30,6 +30,10 @@ CROSSINGS = [
     "paced:estimator=oracle",
     "beta:alpha=2,estimator=oracle",
     "gaussian:estimator=oracle,mu=0.3",
+    "dots:predictor=table,recalibrate=false",
+    "dots:mu=1,ref_size=3,tau=0.2",
+    "ads:clustering=random,clusters=5",
+    "ads:window=1,reset_steps=1",
 ]
 
 

@@ -23,11 +23,15 @@ SPECS = [
     "pools:gate=true",
     "bots",
     "bots:tau=0.5,do_sample=false",
+    "dots",
+    "dots:predictor=table,alpha=0.3,tau=0.1,mu=3",
+    "ads",
+    "ads:clustering=random,clusters=5,window=3,eps=0.1,center=0.4",
 ]
 
 
 def kwargs(spec: str, n: int) -> dict:
-    return {"probe": SyntheticProbe(n)} if spec.startswith("pools") else {}
+    return {"probe": SyntheticProbe(n)} if spec.startswith(("pools", "dots")) else {}
 
 
 @SETTINGS

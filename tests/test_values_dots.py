@@ -139,3 +139,16 @@ def test_reference_rollouts_are_charged_in_a_real_run() -> None:
     assert (int(last["step"]), last["sched/rounds"]) == (30, 16.0)
     assert last["selection_rollouts"] == last["sched/ref_rollouts"] == 16 * 64
     assert last["rollouts"] == 30 * 64 + 16 * 64 == 2944
+
+
+def test_list_and_check_show_dots_and_ads() -> None:
+    from typer.testing import CliRunner
+
+    from schedsim.cli import app
+
+    listed = CliRunner().invoke(app, ["list"]).output
+    for name, paper in (("dots", "2506.05316"), ("ads", "2606.22305")):
+        assert any(line.startswith(name) and paper in line for line in listed.splitlines())
+    for spec in ("dots:ref_size=4,alpha=0.3", "ads:window=3,eps=0.1"):
+        checked = CliRunner().invoke(app, ["check", spec])
+        assert checked.exit_code == 0 and "passed 9 checks" in checked.output
