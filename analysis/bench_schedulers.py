@@ -31,6 +31,8 @@ SPECS = [
     "exp3s",
     "pools",
     "bots",
+    "dots",
+    "ads",
 ]
 
 
@@ -56,6 +58,12 @@ def bench(n: int, batch: int, group: int, repeats: int) -> list[tuple[str, float
             table = schedsim.LogZTable(n)
             table.update(np.arange(n), values)
             kwargs["log_z"] = table
+        if spec.startswith("dots"):  # its reference set is rolled out through the probe signal
+
+            def probe(ids: np.ndarray, g: int) -> schedsim.Feedback:
+                return schedsim.Feedback(prompt_ids=ids, rewards=(rng.random((ids.size, g)) < p_true[ids, None]) * 1.0)
+
+            kwargs["probe"] = probe
         s = schedsim.make_scheduler(spec, pool=pool, seed=0, **kwargs)
 
         def step(s: schedsim.Scheduler = s) -> None:

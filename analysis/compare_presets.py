@@ -42,6 +42,8 @@ SCHEDULERS = (
     "dapo",
     "band",
     "greso",
+    "dots",
+    "ads",
 )
 FIGURES = Path(__file__).resolve().parent / "figures"
 
