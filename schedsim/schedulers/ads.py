@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from schedsim.core.errors import PoolError
+from schedsim.core.errors import PoolError, StateError
 from schedsim.core.feedback import Feedback
 from schedsim.core.params import check_choice, check_int, check_range
 from schedsim.core.pool import PromptPool
@@ -281,7 +281,9 @@ class ADSScheduler(Scheduler):
         }
 
     def _state(self) -> dict[str, Any]:
-        return {
+        return {  # the clusters and their orders were drawn from the seed: they are state too
+            "cluster": self.cluster.copy(),
+            "order": np.concatenate(self.members),
             "width": self.width,
             "r": self.r.copy(),
             "p": self.p.copy(),
@@ -291,6 +293,13 @@ class ADSScheduler(Scheduler):
         }
 
     def _load_state(self, body: dict[str, Any]) -> None:
+        cluster, order = np.array(body["cluster"], dtype=np.int64), np.array(body["order"], dtype=np.int64)
+        if cluster.shape != (self.pool.n,) or order.shape != (self.pool.n,):
+            raise StateError(f"ads state has {cluster.shape[0]} cluster labels; accepted: {self.pool.n}")
+        self.cluster, self.k = cluster, int(cluster.max()) + 1
+        self.members = np.split(order, np.cumsum(np.bincount(cluster, minlength=self.k))[:-1])
+        for ids in self.members:
+            self.position[ids] = np.arange(ids.size)
         self.width = int(body["width"])
         self.r = np.array(body["r"], dtype=float)
         self.p = np.array(body["p"], dtype=float)
