@@ -13,6 +13,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+import matplotlib
+
 from schedsim.analysis.report import format_table, write_report
 from schedsim.envs.bandit import PRESETS
 from schedsim.runner import RunConfig, RunStore, run_all
@@ -33,6 +35,7 @@ FIGURES = Path(__file__).resolve().parent / "figures"
 
 
 def main() -> None:
+    matplotlib.use("Agg")  # writes files only: no display, even on a desktop
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=200_000)
