@@ -39,7 +39,7 @@ SCHEDULER_COLOURS = {
 # colours for any other name (a weight shape, a new scheduler): picked by a stable hash of the base name
 EXTRA_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#000080", "#800000")
 # shades of a variant: mix factor with white (> 0) or black (< 0)
-SHADES = (-0.35, 0.4, -0.6, 0.6, -0.2, 0.25, -0.5, 0.5)
+SHADES = (-0.35, 0.4, 0.6, -0.5, 0.2, -0.2, 0.5, 0.3)
 VARIANT_STYLES = ("--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 
 # environments whose pass rates are known exactly (the simulator); elsewhere they are sampled
@@ -260,6 +260,8 @@ def category_figure(table: pd.DataFrame, *, env: str | None = None, ncols: int =
         plot_curves(table, col, ylabel=label, ax=ax, band=band, styles=styles)
         ax.set_title(f"category {col.rpartition('c')[2]}", fontsize=9)
         ax.set_xlabel("rollouts")
+        if ax not in axes[:, 0]:
+            ax.set_ylabel("")
         if ax.get_legend() is not None and ax is not axes.flat[0]:
             ax.get_legend().remove()
     for ax in list(axes.flat)[len(cats) :]:
