@@ -212,3 +212,12 @@ def test_category_figure_has_one_panel_per_category() -> None:
         assert matplotlib.colors.to_hex(line.get_color()) == plots.SCHEDULER_COLOURS["paced"]
     with pytest.raises(ValueError, match="heldout_acc_c"):
         plots.category_figure(table.drop(columns=[f"heldout_acc_c{c}" for c in range(4)]))
+
+
+def test_variants_of_one_base_hold_distinct_slots() -> None:
+    labels = [f"beta:alpha={a}" for a in range(1, 9)]  # as many variants as there are slots
+    styles = plots.scheduler_styles(labels)
+    pairs = {(s["color"], str(s["linestyle"])) for s in styles.values()}
+    assert len(pairs) == 8 and len({s["color"] for s in styles.values()}) == 8
+    shades = {plots._shade(plots.SCHEDULER_COLOURS["beta"], f) for f, _ in plots.VARIANT_SLOTS}
+    assert {s["color"] for s in styles.values()} == shades  # each slot used once

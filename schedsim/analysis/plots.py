@@ -5,7 +5,8 @@ works on whatever non-interactive backend matplotlib picks (Agg when there is no
 
 Colours: :func:`scheduler_styles` gives every scheduler the same colour in every figure, keyed by its base name
 (``"beta:alpha=2"``, ``"beta (replay)"`` and ``"beta(2,2)"`` are variants of ``beta``); a variant gets a shade of
-its base colour and a dashed line, and no two labels of one chart share a colour.
+its base colour and a dashed or dotted line (a slot of :data:`VARIANT_SLOTS` picked by a stable hash of the label,
+the next free one if another variant of the chart holds it), and no two labels of one chart share a colour.
 """
 
 from __future__ import annotations
@@ -37,10 +38,19 @@ SCHEDULER_COLOURS = {
     "lilo": "#17becf",
 }
 # colours for any other name (a weight shape, a new scheduler): picked by a stable hash of the base name
-EXTRA_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#000080", "#800000")
-# shades of a variant: mix factor with white (> 0) or black (< 0)
-SHADES = (-0.35, 0.4, 0.6, -0.5, 0.2, -0.2, 0.5, 0.3)
-VARIANT_STYLES = ("--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
+# (chosen far from the ten above: black, navy, maroon, mustard, teal, magenta, dark olive)
+EXTRA_COLOURS = ("#000000", "#000080", "#800000", "#e6ab02", "#008080", "#c51b7d", "#5c4d00")
+# a variant's slot: a shade of its base colour (mix factor with white > 0, with black < 0) and a line style
+VARIANT_SLOTS = (
+    (-0.4, "--"),
+    (0.45, ":"),
+    (-0.15, "-."),
+    (0.25, (0, (5, 1))),
+    (-0.6, (0, (3, 1, 1, 1, 1, 1))),
+    (0.6, "--"),
+    (0.1, ":"),
+    (-0.3, (0, (1, 1))),
+)
 
 # environments whose pass rates are known exactly (the simulator); elsewhere they are sampled
 KNOWN_PASS_RATES = frozenset({"bandit"})
@@ -87,20 +97,23 @@ def scheduler_styles(labels: list[str]) -> dict[str, dict[str, object]]:
         base_colour[b] = pick
         taken.add(pick)
     used = set(base_colour.values())
+    slots: dict[str, set[int]] = {}  # the slots each base's variants hold in this chart
     out: dict[str, dict[str, object]] = {}
     for label in labels:
         b = base_name(label)
         if label.strip().lower() == b:
             out[label] = {"color": base_colour[b], "linestyle": "-"}
             continue
-        start = _stable(label)
-        for k in range(4 * len(SHADES)):
-            factor = SHADES[(start + k) % len(SHADES)] * (1 - 0.1 * (k // len(SHADES)))
-            colour = _shade(base_colour[b], factor)
-            if colour not in used:
+        start, held = _stable(label), slots.setdefault(b, set())
+        for k in range(4 * len(VARIANT_SLOTS)):
+            slot = (start + k) % len(VARIANT_SLOTS)
+            factor, style = VARIANT_SLOTS[slot]
+            colour = _shade(base_colour[b], factor * (1 - 0.1 * (k // len(VARIANT_SLOTS))))
+            if (slot not in held or k >= len(VARIANT_SLOTS)) and colour not in used:
                 break
+        held.add(slot)
         used.add(colour)
-        out[label] = {"color": colour, "linestyle": VARIANT_STYLES[start % len(VARIANT_STYLES)]}
+        out[label] = {"color": colour, "linestyle": style}
     return out
 
 
