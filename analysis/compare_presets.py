@@ -16,6 +16,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
@@ -79,6 +80,7 @@ def matrix(reports: dict[str, object], units: dict[str, pd.DataFrame]) -> str:
 
 
 def main() -> None:
+    matplotlib.use("Agg")  # writes files only: no display, even on a desktop
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=200_000)

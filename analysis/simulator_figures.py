@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import matplotlib
+
 from schedsim.analysis import figures
 from schedsim.analysis.figures import save_figure as save
 from schedsim.analysis.plots import plot_snr
@@ -22,6 +24,7 @@ from schedsim.runner import RunConfig, RunStore, run_all
 
 
 def main() -> None:
+    matplotlib.use("Agg")  # writes files only: no display, even on a desktop
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("analysis/out/figures"))
     parser.add_argument("--seeds", type=int, default=5)

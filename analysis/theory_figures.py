@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import matplotlib
+
 from schedsim.analysis import figures
 from schedsim.analysis.figures import save_figure as save
 
 
 def main() -> None:
+    matplotlib.use("Agg")  # writes files only: no display, even on a desktop
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("analysis/out/figures"))
     args = parser.parse_args()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from schedsim.analysis import theory
-from schedsim.analysis.plots import plot_curves
+from schedsim.analysis.plots import legend, plot_curves, scheduler_styles
 from schedsim.analysis.snr import analytic_moments
 
 Figure = plt.Figure
@@ -48,8 +48,10 @@ def weight_shapes_figure(group: int = 8) -> Figure:
     """Figure 3: the weight every scheduler puts on a prompt of pass rate p, normalised to peak 1."""
     p = np.linspace(0.0, 1.0, 401)
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, w in theory.weight_shapes(p, group).items():
-        ax.plot(p, w, label=name, ls="--" if name.startswith("beta") and name != "beta(1,1)" else "-")
+    shapes = theory.weight_shapes(p, group)
+    styles = scheduler_styles(list(shapes))
+    for name, w in shapes.items():
+        ax.plot(p, w, label=name, **styles[name])
     ax.set_xlabel("pass rate p")
     ax.set_ylabel("weight (peak = 1)")
     ax.legend(fontsize=7, ncol=2)
@@ -80,8 +82,13 @@ def optimal_vs_beta(group: int = 8, dim: int = 16, score_noise: float = 1.0) -> 
     return fig, {"alpha": alpha, "beta": beta, "delta": delta}
 
 
-def misspecification_figure(seed: int = 0) -> tuple[Figure, float]:
-    """Figure 5: efficiency loss vs δ: δ² bound, tanh² δ, pointwise ε², Monte-Carlo cloud; returns its log–log slope."""
+def misspecification_figure(
+    seed: int = 0, points: dict[str, tuple[float, float]] | None = None
+) -> tuple[Figure, float]:
+    """Figure 5: efficiency loss vs δ: δ² bound, tanh² δ, pointwise ε², Monte-Carlo cloud; returns its log–log slope.
+
+    ``points`` adds labelled markers ``{label: (δ, 1 − Eff)}``, e.g. the best Beta fits of :func:`optimal_vs_beta`.
+    """
     p = np.linspace(0.02, 0.98, 49)
     signal, trace = analytic_moments(p, group=8, dim=16, score_noise=1.0, advantage="mean")
     mu = np.sqrt(signal)
@@ -98,6 +105,8 @@ def misspecification_figure(seed: int = 0) -> tuple[Figure, float]:
     ax.loglog(deltas, theory.worst_case_loss(deltas, band="log"), "--", label="tanh² δ (log band)")
     ax.loglog(deltas, deltas**2, ":", color="k", label="pointwise ε² (one-step progress)")
     slope = float(np.polyfit(np.log(deltas), np.log(worst), 1)[0])
+    for (label, (delta, loss)), marker in zip((points or {}).items(), "*Pdv^", strict=False):
+        ax.scatter([delta], [loss], marker=marker, s=110, zorder=3, label=label)
     ax.set_title(f"log–log slope of the Monte-Carlo worst case: {slope:.2f}", fontsize=9)
     ax.set_xlabel("misspecification δ")
     ax.set_ylabel("1 − Eff(w)")
@@ -126,7 +135,8 @@ def pool_efficiency_table(group: int = 8, score_noise: float = 1.0) -> pd.DataFr
 def pool_efficiency_figure(table: pd.DataFrame) -> Figure:
     """Figure 6: grouped bars of :func:`pool_efficiency_table`."""
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    table.plot.bar(ax=ax, rot=30)
+    styles = scheduler_styles([str(c) for c in table.columns])
+    table.plot.bar(ax=ax, rot=30, color=[styles[str(c)]["color"] for c in table.columns])
     ax.set_ylabel("efficiency Eff(w) (1 = optimal w*)")
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8)
@@ -176,15 +186,34 @@ def head_calibration_figure(tables: dict[str, pd.DataFrame], kl_coef: float = 0.
     """
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     cols = (("head/calib_abs_err", "mean |β log Z − p| over the pool"), ("head/bias", "mean (β log Z − p)"))
-    for label, table in tables.items():
-        t = table.assign(scheduler=table["scheduler"] + f" ({label})")
+    labelled = {label: table.assign(scheduler=table["scheduler"] + f" ({label})") for label, table in tables.items()}
+    replayed = {
+        label: t.dropna(subset=["head/replay_bias"]).assign(scheduler=t["scheduler"] + ", replayed prompts")
+        for label, t in labelled.items()
+        if "head/replay_bias" in t and t["head/replay_bias"].notna().any()
+    }
+    names = [s for t in (*labelled.values(), *replayed.values()) for s in dict.fromkeys(t["scheduler"])]
+    styles = scheduler_styles(names)
+    for label, t in labelled.items():
         for ax, (col, ylabel) in zip(axes[:2], cols, strict=True):
-            plot_curves(t, col, ylabel=ylabel, ax=ax, skip_first=True)
-        if "head/replay_bias" in t and t["head/replay_bias"].notna().any():
-            plot_curves(
-                t.dropna(subset=["head/replay_bias"]), "head/replay_bias", ylabel="bias on replayed prompts", ax=axes[1]
-            )
+            plot_curves(t, col, ylabel=ylabel, ax=ax, skip_first=True, styles=styles)
+        if label in replayed:
+            plot_curves(replayed[label], "head/replay_bias", ylabel=cols[1][1], ax=axes[1], styles=styles)
         kl = t.assign(beta_kl=t["train/kl"] * kl_coef)
-        plot_curves(kl, "beta_kl", ylabel="β · KL(π_old ‖ π_θ) per step", ax=axes[2], skip_first=True)
+        plot_curves(kl, "beta_kl", ylabel="β · KL(π_old ‖ π_θ) per step", ax=axes[2], skip_first=True, styles=styles)
     fig.tight_layout()
+    return fig
+
+
+def logz_scatter_figure(p_true: np.ndarray, beta_log_z: np.ndarray, title: str = "") -> Figure:
+    """β log Z_φ(x) of every prompt against its true pass rate p(x), with the identity line β log Z = p."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.scatter(p_true, beta_log_z, s=6, alpha=0.5, label="prompts")
+    ax.plot([0, 1], [0, 1], color="k", lw=1, ls="--", label="β log Z = p")
+    ax.set_xlabel("true pass rate p(x)")
+    ax.set_ylabel("β log Z_φ(x)  (head output)")
+    ax.set_xlim(0, 1)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    legend(ax)
     return fig

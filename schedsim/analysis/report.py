@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from schedsim.analysis.metrics import paired_targets, per_unit, summarize
-from schedsim.analysis.plots import plot_curves, plot_paired_delta, selection_figure
+from schedsim.analysis.plots import accuracy_labels, plot_curves, plot_paired_delta, selection_figure
 from schedsim.analysis.stats import MIN_RELIABLE_SEEDS, N_RESAMPLES, check_method
 from schedsim.core.errors import ParameterError, SpecError, accepted
 from schedsim.core.registry import canonical_spec
@@ -104,19 +104,19 @@ def write_report(
 
 def _figures(store: RunStore, table: pd.DataFrame, order: list[str], baseline: str, target: object) -> list[Path]:
     """Sample-efficiency curves with paired differences, zero-variance, selections, calibration."""
-    seeds = table["seed"].nunique()
+    seeds, env = table["seed"].nunique(), store.read_config().env
     fig, (ax, ax_delta) = plt.subplots(1, 2, figsize=(12, 4.5))
-    plot_curves(table, "heldout_acc", ylabel="held-out accuracy (mean true pass rate)", ax=ax)
+    plot_curves(table, "heldout_acc", ylabel=accuracy_labels(env)["heldout"], ax=ax)
     if not isinstance(target, dict):
         ax.axhline(target, color="grey", ls=":", lw=1)
-    ax.set_title(f"{store.read_config().env}: sample efficiency, mean ± 95% t CI over {seeds} seeds", fontsize=9)
+    ax.set_title(f"{env}: sample efficiency, mean ± 95% t CI over {seeds} seeds", fontsize=9)
     plot_paired_delta(table, baseline, "heldout_acc", ax=ax_delta)
     ax_delta.set_title("paired difference to the baseline, mean ± 95% t CI", fontsize=9)
     files = [_save(fig, store.root / "sample_efficiency.png")]
     fig, ax = plt.subplots(figsize=(7, 4))
     plot_curves(table, "zero_var_frac", ylabel="zero-variance groups (fraction)", ax=ax, skip_first=True)
     files.append(_save(fig, store.root / "zero_variance.png"))
-    files.append(_save(selection_figure(table, order), store.root / "selections.png"))
+    files.append(_save(selection_figure(table, order, env=env), store.root / "selections.png"))
     calibrated = [s for s in order if np.isfinite(table.loc[table["scheduler"] == s, "calib_abs_err"]).any()]
     if calibrated:
         fig, ax = plt.subplots(figsize=(7, 4))
