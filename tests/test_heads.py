@@ -218,3 +218,7 @@ def test_adamw_two_steps_by_hand() -> None:
     v = (0.999 * 0.001 * g1**2 + 0.001 * g2**2) / (1 - 0.999**2)
     np.testing.assert_allclose(head.params[5], p1 * (1 - 0.02) - 0.1 * m / (np.sqrt(v) + 1e-8), rtol=1e-12)
     assert head.t == 2
+
+
+def test_table_head_default_start_is_one_half() -> None:
+    np.testing.assert_array_equal(TableHead(3, 0.5).predict(np.arange(3)), 0.5)

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats as sps
 
 from schedsim.analysis.stats import (
+    N_RESAMPLES,
     Interval,
     StatsError,
     aggregate_table,
@@ -307,3 +308,83 @@ def test_aggregate_intervals_when_only_one_world_is_constant() -> None:
     assert (agg["method"], agg["level"], agg["worlds"], agg["runs"]) == ("bca", 0.8, 2, 6)
     assert agg["iqm_lo"] < agg["iqm"] < agg["iqm_hi"] and agg["p_improve_lo"] <= agg["p_improve"]
     assert agg["p_improve_hi"] >= agg["p_improve"] and agg["p_improve"] == pytest.approx(7 / 12)
+
+
+CONTINUOUS = np.array([0.61, 0.35, 0.92, 0.47, 0.78, 0.15, 0.66, 0.29, 0.83, 0.54, 0.41, 0.7])
+
+
+def test_resample_counts_reach_scipy_and_defaults_are_the_documented_ones() -> None:
+    den = CONTINUOUS[::-1] + 0.5
+    iv = ratio_interval(CONTINUOUS, den, seed=2, n_resamples=400, level=0.8)
+
+    def ratio(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+        return x.mean(axis=axis) / y.mean(axis=axis)
+
+    ref = sps.bootstrap(
+        (CONTINUOUS, den), ratio, paired=True, method="percentile", n_resamples=400, confidence_level=0.8,
+        rng=np.random.default_rng(2),
+    ).bootstrap_distribution  # fmt: skip
+    assert (iv.lo, iv.hi) == pytest.approx(tuple(np.quantile(ref, [0.1, 0.9])), rel=1e-12)
+    assert (iv.n, iv.method, iv.level) == (12, "percentile", 0.8)
+    assert ratio_interval(CONTINUOUS, den) == ratio_interval(CONTINUOUS, den, seed=0, n_resamples=2000)
+    assert ratio_interval(CONTINUOUS, den, seed=3) != ratio_interval(CONTINUOUS, den, seed=4)
+    bca = mean_interval(CONTINUOUS, method="bca", seed=1, n_resamples=300)
+    ref_bca = sps.bootstrap((CONTINUOUS,), np.mean, method="BCa", n_resamples=300, rng=np.random.default_rng(1))
+    assert (bca.lo, bca.hi) == pytest.approx(
+        (ref_bca.confidence_interval.low, ref_bca.confidence_interval.high), rel=1e-12
+    )
+    # two items are enough for a ratio interval: resampled ratios 0.5, 1 and 1.5
+    two = ratio_interval(np.array([1.0, 3.0]), np.array([2.0, 2.0]), n_resamples=200)
+    assert (two.lo, two.hi) == (0.5, 1.5) and two.point == 1.0
+    dead = ratio_interval(np.array([1.0, 2.0]), np.array([0.0, 0.0]), n_resamples=50, level=0.8)
+    assert (dead.method, dead.level) == ("percentile", 0.8)
+    assert ratio_interval(np.array([3.0]), np.array([4.0])).method == "percentile"
+
+
+def worlds_table() -> pd.DataFrame:
+    rows = [("a", "x", [0.5, 0.2, 0.7]), ("a", "y", [0.1, 0.9, 0.4]), ("b", "x", [0.2, 0.6]), ("b", "y", [0.3, 0.35])]
+    table = pd.DataFrame(
+        [{"scheduler": s, "world": w, "seed": k, "final": v} for s, w, vals in rows for k, v in enumerate(vals)]
+    )
+    return table.assign(auc=1.0 - table["final"])
+
+
+def test_aggregates_pass_metric_method_level_and_seed_through() -> None:
+    table = worlds_table()
+    kw = dict(metric="auc", method="bca", level=0.8, seed=3)
+    centre = iqm_interval(table, "a", n_resamples=N_RESAMPLES, **kw)
+    assert centre.point == pytest.approx(1.0 - 0.45) and (centre.method, centre.level) == ("bca", 0.8)
+    better = improvement_probability(table, "a", "b", **kw)
+    # on auc = 1 - final, world x: a [0.5, 0.8, 0.3] vs b [0.8, 0.4] -> (1 + 1.5 + 0) / 6; world y: a [0.9, 0.1,
+    # 0.6] vs b [0.7, 0.65] -> 2 / 6; mean 3 / 8 (on final it would be 5 / 8)
+    assert better.point == pytest.approx(3 / 8) and better.method == "bca"
+    agg = aggregate_table(table, ["a"], "b", **kw).iloc[0]
+    assert (agg["iqm"], agg["iqm_lo"], agg["iqm_hi"]) == pytest.approx((centre.point, centre.lo, centre.hi))
+    assert (agg["p_improve"], agg["p_improve_lo"], agg["p_improve_hi"]) == pytest.approx(
+        (better.point, better.lo, better.hi)
+    )
+    assert iqm_interval(table, "a", seed=0) == iqm_interval(table, "a")  # default seed 0
+    assert improvement_probability(table, "a", "b") == improvement_probability(table, "a", "b", seed=0)
+    assert improvement_probability(table, "a", "b", seed=5) == improvement_probability(table, "a", "b", seed=5)
+    default = aggregate_table(table, ["a"], "b").iloc[0]
+    assert default["iqm_lo"] == iqm_interval(table, "a", seed=0).lo
+    prof = performance_profile(table, [0.5], metric="auc")
+    assert prof["fraction"].tolist() == pytest.approx([(1 / 3 + 2 / 3) / 2, (1 / 2 + 1) / 2])  # auc > 0.5
+    assert prof.index.tolist() == [0, 1]  # one fresh index over the schedulers' rows
+
+
+def test_constant_strata_collapse_for_bca_and_degenerate_bca_is_nan_silently() -> None:
+    import warnings
+
+    fixed = worlds_table().assign(final=lambda t: np.where(t["world"] == "x", 0.5, 0.9))
+    stiff = iqm_interval(fixed, "a", method="bca")
+    assert (stiff.lo, stiff.point, stiff.hi) == pytest.approx((0.7, 0.7, 0.7))
+    # every resample has the same IQM 0.5: BCa cannot be formed, and says so with NaN, not a warning
+    rows = [("a", "x", [0.5] * 5 + [0.9]), ("a", "y", [0.5] * 6)]
+    table = pd.DataFrame(
+        [{"scheduler": s, "world": w, "seed": k, "final": v} for s, w, vals in rows for k, v in enumerate(vals)]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        degenerate = iqm_interval(table, "a", method="bca", n_resamples=200)
+    assert degenerate.point == 0.5 and np.isnan(degenerate.lo) and np.isnan(degenerate.hi)

@@ -67,6 +67,9 @@ def test_lilo_unknown_groups_count_as_half_and_proportional_skips_zero_learnabil
     assert flat.metrics()["sched/chosen_learnability"] == 0.0
 
 
+WRONG_ROWS = r"^probe returned feedback that does not match the probed ids; accepted: one row per id$"
+
+
 def test_lilo_state_probe_checks_and_flags() -> None:
     s = lilo("lilo:pool_factor=2,probe_group=4", 20, Counting())
     s.select(3)
@@ -80,7 +83,7 @@ def test_lilo_state_probe_checks_and_flags() -> None:
     with pytest.raises(schedsim.ParameterError, match="probe=3 is not callable; accepted: a function probe"):
         lilo("lilo", 4, 3)
     s.set_probe(lambda ids, g: schedsim.Feedback(prompt_ids=ids[::-1].copy(), rewards=np.ones((ids.size, g))))
-    with pytest.raises(schedsim.FeedbackError, match="does not match the probed ids; accepted: one row per id"):
+    with pytest.raises(schedsim.FeedbackError, match=WRONG_ROWS):
         s.select(3)
     s.set_probe(lambda ids, g: schedsim.Feedback(prompt_ids=ids[:-1].copy(), rewards=np.ones((ids.size - 1, g))))
     with pytest.raises(schedsim.FeedbackError, match="does not match the probed ids"):
@@ -123,8 +126,6 @@ def test_beta_group_weights_plug_in_normalised_and_all_zero() -> None:
     p = np.array([0.75, 0.5, 0.0, 0.5])  # the empty group reads 0.5
     w = p**2 * (1 - p) + 0.1 * 4 / 27
     np.testing.assert_allclose(s.loss_weights(GROUPS), w / w.mean())
-    bare = beta("beta:mode=weight,alpha=2,beta=1,floor=0")
-    np.testing.assert_array_equal(bare.loss_weights(groups([0, 1], [[0, 0], [1, 1]])), [1.0, 1.0])  # all zero
     with pytest.raises(schedsim.FeedbackError, match=r"beta \(mode=weight\) needs rewards in \[0, 1\]"):
         s.loss_weights(groups([0], [[1.5, 0]]))
     s.observe(groups([0], [[0.5, 0.5]]))  # non-binary rewards are fine for the plug-in kernel
@@ -144,3 +145,50 @@ def test_beta_weights_from_the_estimate_and_sample_mode() -> None:
     with_replacement = beta("beta:alpha=2,beta=1,floor=0,replace=True")
     with_replacement.observe(groups([0, 1, 2, 3, 4, 5], [[1, 1]] * 5 + [[1, 0]]))
     assert with_replacement.select(4).tolist() == [5, 5, 5, 5]
+
+
+def test_lilo_topk_is_greedy_and_proportional_is_not() -> None:
+    # G = 4, the whole pool of 10 probed: ids 2, 7 at p 0.5 (learnability 1/4), 1, 3, 6, 8 at 3/16, the rest 0
+    top = lilo("lilo:pool_factor=5,probe_group=4", 10, Counting())
+    assert all(set(top.select(2).tolist()) == {2, 7} for _ in range(5))
+    prop = lilo("lilo:pool_factor=5,probe_group=4,rule=proportional", 10, Counting())
+    picked = set().union(*(prop.select(2).tolist() for _ in range(5)))
+    assert picked - {2, 7} and picked <= {1, 2, 3, 6, 7, 8}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("lilo:pool_factor=0", r"^lilo: pool_factor=0 is out of range; accepted: an integer in \[1, inf\]$"),
+        ("lilo:probe_group=0", r"^lilo: probe_group=0 is out of range; accepted: an integer in \[1, inf\]$"),
+        ("lilo:rule=best", r"^lilo: rule='best' is not accepted; accepted: 'topk', 'proportional'$"),
+    ],
+)
+def test_lilo_bad_parameters_name_themselves(spec: str, message: str) -> None:
+    with pytest.raises(schedsim.ParameterError, match=message):
+        lilo(spec, 4, None)
+
+
+def test_lilo_without_a_probe_says_how_to_give_one() -> None:
+    with pytest.raises(schedsim.MissingSignalError) as info:
+        lilo("lilo", 4, None).select(1)
+    assert str(info.value) == (
+        "lilo needs fresh rollouts to choose; pass make_scheduler('lilo', ..., probe=fn) with "
+        "fn(ids, G) -> Feedback (the schedsim runner provides one and charges its rollouts)"
+    )
+
+
+def test_beta_defaults_choices_and_rules() -> None:
+    pool = schedsim.PromptPool(n=6)
+    assert schedsim.make_scheduler("beta:estimator=logz", pool=pool, seed=0).estimator.kl_coef == 0.05
+    assert schedsim.make_scheduler("beta:estimator=ema,ema_decay=0.7", pool=pool, seed=0).estimator.decay == 0.7
+    assert schedsim.make_scheduler("beta", pool=pool, seed=0).rule.pool is pool
+    for key, choices in (("weight_norm", "'mean', 'none'"), ("weight_source", "'group', 'estimate'")):
+        with pytest.raises(schedsim.ParameterError, match=rf"^beta: {key}='x' is not accepted; accepted: {choices}$"):
+            beta(f"beta:mode=weight,{key}=x")
+    # weight mode walks epochs whatever the weights: prompts 0-4 always pass (weight 0), yet each comes once
+    s = beta("beta:mode=weight,alpha=2,beta=1,floor=0")
+    s.observe(groups([0, 1, 2, 3, 4, 5], [[1, 1]] * 5 + [[1, 0]]))
+    assert sorted(int(s.select(1)[0]) for _ in range(6)) == list(range(6))
+    bare = beta("beta:mode=weight,alpha=2,beta=1,floor=0")
+    assert bare.loss_weights(groups([0, 1], [[0, 0], [1, 1]])).tolist() == [1.0, 1.0]  # all zero: ones, per group
