@@ -14,7 +14,7 @@ from schedsim.analysis.metrics import (
     summarize,
 )
 from schedsim.analysis.report import format_table
-from schedsim.analysis.stats import mean_interval
+from schedsim.analysis.stats import mean_interval, paired_differences
 
 
 def test_auc_and_rollouts_to_target() -> None:
@@ -200,3 +200,36 @@ def test_bands_average_rollouts_and_use_the_level() -> None:
     assert last["rollouts"] == pytest.approx(110.0) and last["mean"] == pytest.approx(d.mean())
     assert last["hi"] - d.mean() == pytest.approx(2.919986 * d.std(ddof=1) / np.sqrt(3), abs=1e-6)
     assert delta.iloc[0]["mean"] == 0.0 and list(delta.columns) == ["scheduler", "rollouts", "mean", "lo", "hi"]
+
+
+def test_auc_over_a_span_of_one_rollout_is_still_the_trapezoid_mean() -> None:
+    assert area_under_curve(np.array([0, 1]), np.array([0.2, 0.6])) == pytest.approx(0.4)
+
+
+def test_summary_intervals_reach_the_seed_and_empty_bands_keep_their_columns() -> None:
+    finals = [0.61, 0.35, 0.92, 0.47, 0.78, 0.15, 0.66, 0.29]
+    base = [0.5, 0.4, 0.7, 0.45, 0.6, 0.3, 0.62, 0.33]
+    rows = []
+    for seed, (x, b) in enumerate(zip(finals, base, strict=True)):
+        rows += unit_rows("x", seed, [0, 100], [0.1, x]) + unit_rows("uniform", seed, [0, 100], [0.1, b])
+    units = per_unit(pd.DataFrame(rows), 0.5)
+    got = summarize(units, ["x"], "uniform", ci="bca", seed=2).iloc[0]
+    ref = mean_interval(units[units["scheduler"] == "x"]["final"], method="bca", seed=2)  # resampled in row order
+    assert (got["final_lo"], got["final_hi"]) == pytest.approx((ref.lo, ref.hi), rel=1e-12)
+    d = mean_interval(paired_differences(units, "x", "uniform"), method="bca", seed=2)
+    assert (got["final_vs_base_lo"], got["final_vs_base_hi"]) == pytest.approx((d.lo, d.hi), rel=1e-12)
+    default = summarize(units, ["x"], "uniform", ci="bca").iloc[0]
+    zero = mean_interval(units[units["scheduler"] == "x"]["final"], method="bca", seed=0)
+    assert default["final_lo"] == pytest.approx(zero.lo, rel=1e-12) and zero.lo != ref.lo
+    empty = pd.DataFrame(rows).iloc[:0]
+    assert list(curve_band(empty, "heldout_acc").columns) == ["scheduler", "rollouts", "mean", "lo", "hi"]
+    assert list(paired_delta_band(empty, "uniform", "heldout_acc").columns) == [
+        "scheduler", "rollouts", "mean", "lo", "hi",
+    ]  # fmt: skip
+
+
+def test_per_unit_rows_come_in_the_order_of_each_units_first_evaluation() -> None:
+    rows = unit_rows("b", 0, [0, 50], [0.1, 0.2]) + unit_rows("a", 1, [5, 60], [0.1, 0.3])
+    rows += unit_rows("a", 0, [10, 70], [0.1, 0.4])
+    units = per_unit(pd.DataFrame(rows[::-1]), 0.9)
+    assert list(zip(units["scheduler"], units["seed"], strict=True)) == [("b", 0), ("a", 1), ("a", 0)]
