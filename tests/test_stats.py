@@ -19,6 +19,7 @@ from schedsim.analysis.stats import (
     mann_whitney_fraction,
     mean_interval,
     paired_delta,
+    paired_differences,
     performance_profile,
     ratio_interval,
     wins,
@@ -388,3 +389,47 @@ def test_constant_strata_collapse_for_bca_and_degenerate_bca_is_nan_silently() -
         warnings.simplefilter("error")
         degenerate = iqm_interval(table, "a", method="bca", n_resamples=200)
     assert degenerate.point == 0.5 and np.isnan(degenerate.lo) and np.isnan(degenerate.hi)
+
+
+def continuous_worlds() -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    return pd.DataFrame(
+        [
+            {"scheduler": s, "world": w, "seed": k, "final": float(v), "auc": float(v) ** 2}
+            for s, shift in (("a", 0.1), ("b", 0.0))
+            for w in ("x", "y")
+            for k, v in enumerate(rng.uniform(0.2, 0.8, 9) + shift)
+        ]
+    )
+
+
+def test_defaults_and_pass_through_on_continuous_scores() -> None:
+    import warnings
+
+    table = continuous_worlds()
+    kw = dict(metric="auc", method="bca", level=0.8, seed=3)
+    agg = aggregate_table(table, ["a"], "b", **kw).iloc[0]
+    centre, better = iqm_interval(table, "a", **kw), improvement_probability(table, "a", "b", **kw)
+    assert (agg["iqm_lo"], agg["iqm_hi"]) == (centre.lo, centre.hi)
+    assert (agg["p_improve_lo"], agg["p_improve_hi"]) == (better.lo, better.hi)
+    assert centre != iqm_interval(table, "a", **(kw | {"method": "percentile"}))
+    assert centre != iqm_interval(table, "a", **(kw | {"seed": 4}))
+    assert better != improvement_probability(table, "a", "b", **(kw | {"method": "percentile"}))
+    assert better != improvement_probability(table, "a", "b", **(kw | {"seed": 4}))
+    assert iqm_interval(table, "a") == iqm_interval(table, "a", seed=0)
+    assert aggregate_table(table, ["a"], "b").iloc[0]["iqm_lo"] == iqm_interval(table, "a", seed=0).lo
+    units = table[table["world"] == "x"]
+    assert paired_delta(units, "a", "b", method="bca") == paired_delta(units, "a", "b", method="bca", seed=0)
+    assert paired_delta(units, "a", "b", method="bca", seed=5) == paired_delta(units, "a", "b", method="bca", seed=5)
+    assert paired_delta(units, "a", "b", method="bca", seed=5) != paired_delta(units, "a", "b", method="bca", seed=6)
+    assert mean_interval(CONTINUOUS, method="bca") == mean_interval(CONTINUOUS, method="bca", seed=0)
+    diff = paired_differences(units, "a", "b")  # default metric: final
+    np.testing.assert_allclose(diff.to_numpy(), units[units.scheduler == "a"]["final"].to_numpy() - units[
+        units.scheduler == "b"
+    ]["final"].to_numpy())  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = mean_interval([], level=0.9)
+    assert np.isnan(empty.point) and empty.method == "t" and mean_interval([0.3], method="bca").method == "bca"
+    assert np.isnan(censored_median([], 5).horizon)
+    assert censored_median([1_000_000], 2_000_000).label() == "1000k (1/1)"
