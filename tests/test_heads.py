@@ -222,3 +222,14 @@ def test_adamw_two_steps_by_hand() -> None:
 
 def test_table_head_default_start_is_one_half() -> None:
     np.testing.assert_array_equal(TableHead(3, 0.5).predict(np.arange(3)), 0.5)
+
+
+def test_mlp_head_defaults_and_initial_weights_by_value() -> None:
+    x = make_rng(0).standard_normal((6, 5))
+    head = MLPHead(x, 3, 0.01, make_rng(7))
+    assert (head.output, head.weight_decay, head.lr, head.t) == ("sigmoid", 0.1, 0.01, 0)
+    twin = make_rng(7)
+    np.testing.assert_array_equal(head.params[0], twin.normal(0, 1 / np.sqrt(5), (5, 3)))  # N(0, 1/d_in)
+    np.testing.assert_array_equal(head.params[2], twin.normal(0, 1 / np.sqrt(3), (3, 3)))  # N(0, 1/H)
+    for i in (1, 3, 4, 5):
+        assert not head.params[i].any()
