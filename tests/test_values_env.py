@@ -176,7 +176,7 @@ BAD_CONFIGS = [
 
 @pytest.mark.parametrize(("over", "message"), BAD_CONFIGS)
 def test_bandit_config_rejects_each_bad_value_by_name(over: dict, message: str) -> None:
-    with pytest.raises(schedsim.ParameterError, match=re.escape(message)):
+    with pytest.raises(schedsim.ParameterError, match="^" + re.escape(message)):
         BanditConfig(**over)
 
 
