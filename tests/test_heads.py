@@ -147,3 +147,89 @@ def test_torch_heads_start_at_the_prior_stay_bounded_and_decay_by_adamw() -> Non
     opt.step()
     for p, q in zip(decayed.parameters(), before, strict=True):
         torch.testing.assert_close(p.detach(), q * (1 - 0.02 * 0.3))
+
+
+def test_bernoulli_logratio_kl_and_output_maps_by_value() -> None:
+    from schedsim.envs.bandit.logz import apply_output, bernoulli_kl, bernoulli_logratio
+
+    assert bernoulli_logratio(np.array(1.0), 0.6, 0.5) == pytest.approx(np.log(0.6 / 0.5))
+    assert bernoulli_logratio(np.array(0.0), 0.6, 0.2) == pytest.approx(np.log(0.4 / 0.8))
+    # at p = 0 the 1e-12 guard sets the value: log(1e-12 / (0.5 + 1e-12))
+    assert bernoulli_logratio(np.array(1.0), 0.0, 0.5) == pytest.approx(np.log(1e-12 / (0.5 + 1e-12)), rel=1e-12)
+    assert bernoulli_logratio(np.array(0.0), 1.0, 0.25) == pytest.approx(np.log(1e-12 / (0.75 + 1e-12)), rel=1e-12)
+    assert bernoulli_kl(np.array(0.2), np.array(0.6)) == pytest.approx(0.2 * np.log(0.2 / 0.6) + 0.8 * np.log(2.0))
+    z = np.array([0.3, -1.2])
+    sig = 1 / (1 + np.exp(-z))
+    for output, u, du in (
+        ("sigmoid", sig, sig * (1 - sig)),
+        ("softplus", np.log1p(np.exp(z)), sig),
+        ("linear", z, np.ones(2)),
+    ):
+        got_u, got_du = apply_output(output, z)
+        np.testing.assert_allclose(got_u, u, rtol=1e-12)
+        np.testing.assert_allclose(got_du, du, rtol=1e-12)
+
+
+def test_table_head_averages_repeated_ids_and_steps_by_lr() -> None:
+    table = TableHead(3, 0.5, init=0.3)
+    table.fit(np.array([0, 0, 1]), np.array([0.2, 0.6, 0.9]))
+    np.testing.assert_allclose(table.predict(np.array([0, 1, 2])), [0.35, 0.6, 0.3])  # mean target 0.4 for id 0
+    assert (table.lo, table.hi, table.lr) == (0.0, 1.0, 0.5)
+    soft = TableHead(2, 1.0, init=0.7, output="softplus")
+    soft.fit(np.array([0, 1]), np.array([2.5, -0.5]))
+    np.testing.assert_allclose(soft.predict(np.array([0, 1])), [2.5, 0.0])
+
+
+def test_mlp_head_gradient_is_that_of_the_mean_squared_residual() -> None:
+    x = make_rng(3).standard_normal((5, 3))
+    ids, targets = np.array([0, 2, 4, 2]), np.array([0.1, 0.9, 0.4, 0.6])
+    for output in ("sigmoid", "softplus", "linear"):
+        head = MLPHead(x, 4, 0.01, make_rng(4), init=0.3, output=output)
+        np.testing.assert_allclose(head.predict(np.arange(5)), 0.3, rtol=1e-12)  # the prior everywhere
+        head.params = [p + make_rng(i).normal(0, 0.5, p.shape) for i, p in enumerate(head.params)]
+        grads: list = []
+        head.step = grads.extend  # capture instead of stepping
+
+        def loss(head: MLPHead = head) -> float:
+            return float(np.mean((head.predict(ids) - targets) ** 2))
+
+        head.fit(ids, targets)
+        for p, g in zip(head.params, grads, strict=True):
+            numeric = np.zeros_like(p)
+            for i in np.ndindex(p.shape):
+                p[i] += 1e-6
+                up = loss()
+                p[i] -= 2e-6
+                down = loss()
+                p[i] += 1e-6
+                numeric[i] = (up - down) / 2e-6
+            np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_adamw_two_steps_by_hand() -> None:
+    head = MLPHead(np.ones((1, 1)), 1, 0.1, make_rng(0), weight_decay=0.2)
+    head.params = [np.array([0.5]) for _ in range(6)]
+    g1, g2 = 0.3, -0.1
+    head.step(tuple(np.array([g1]) for _ in range(6)))
+    p1 = 0.5 * (1 - 0.02) - 0.1 * g1 / (abs(g1) + 1e-8)  # first step: m_hat = g, v_hat = g^2
+    np.testing.assert_allclose(head.params[0], p1, rtol=1e-12)
+    head.step(tuple(np.array([g2]) for _ in range(6)))
+    m = (0.9 * 0.1 * g1 + 0.1 * g2) / (1 - 0.81)
+    v = (0.999 * 0.001 * g1**2 + 0.001 * g2**2) / (1 - 0.999**2)
+    np.testing.assert_allclose(head.params[5], p1 * (1 - 0.02) - 0.1 * m / (np.sqrt(v) + 1e-8), rtol=1e-12)
+    assert head.t == 2
+
+
+def test_table_head_default_start_is_one_half() -> None:
+    np.testing.assert_array_equal(TableHead(3, 0.5).predict(np.arange(3)), 0.5)
+
+
+def test_mlp_head_defaults_and_initial_weights_by_value() -> None:
+    x = make_rng(0).standard_normal((6, 5))
+    head = MLPHead(x, 3, 0.01, make_rng(7))
+    assert (head.output, head.weight_decay, head.lr, head.t) == ("sigmoid", 0.1, 0.01, 0)
+    twin = make_rng(7)
+    np.testing.assert_array_equal(head.params[0], twin.normal(0, 1 / np.sqrt(5), (5, 3)))  # N(0, 1/d_in)
+    np.testing.assert_array_equal(head.params[2], twin.normal(0, 1 / np.sqrt(3), (3, 3)))  # N(0, 1/H)
+    for i in (1, 3, 4, 5):
+        assert not head.params[i].any()

@@ -14,6 +14,7 @@ from schedsim.analysis.metrics import (
     summarize,
 )
 from schedsim.analysis.report import format_table
+from schedsim.analysis.stats import mean_interval, paired_differences
 
 
 def test_auc_and_rollouts_to_target() -> None:
@@ -133,3 +134,102 @@ def test_tally_counts_zero_variance_groups_and_effective_rollouts() -> None:
     assert row["zero_var_frac"] == pytest.approx(2 / 4)  # all-ones and all-zeros (NaN padding ignored)
     assert row["effective_ratio"] == pytest.approx(5 / 10)  # rollouts in mixed groups / valid rollouts
     assert [row[f"sel_p{b}"] for b in (0, 3, 5, 9)] == [0.25, 0.25, 0.25, 0.25]
+
+
+def test_auc_and_rollouts_to_target_off_zero() -> None:
+    r, a = np.array([50, 150, 400]), np.array([0.3, 0.5, 0.6])
+    assert rollouts_to_target(r, a, 0.2) == 50.0  # reached at the first evaluation: its rollouts
+    assert rollouts_to_target(r, a, 0.5) == 150.0  # reached exactly at an evaluation
+    assert rollouts_to_target(r, a, 0.575) == pytest.approx(150 + 0.75 * 250)
+    assert area_under_curve(r, a) == pytest.approx((0.4 * 100 + 0.55 * 250) / 350)
+    assert area_under_curve(np.array([70]), np.array([0.35])) == 0.35  # one evaluation: its accuracy
+
+
+def test_per_unit_targets_per_seed_and_one_evaluation() -> None:
+    rows = unit_rows("a", 0, [0, 100], [0.2, 0.6], calib_abs_err=[0.3, 0.1]) + unit_rows("a", 1, [0], [0.4])
+    rows += unit_rows("a", 2, [0, 100], [0.2, 0.6], sched_time_share=[0.25, 0.75])
+    units = per_unit(pd.DataFrame(rows), {0: 0.5, 1: 0.3}).set_index("seed")
+    assert units.loc[0, "to_target"] == pytest.approx(75.0) and np.isnan(units.loc[2, "to_target"])  # no target
+    assert units.loc[1, "to_target"] == 0.0 and np.isnan(units.loc[1, "calib"])  # one evaluation: no calibration
+    assert units.loc[1, "final"] == 0.4 and units.loc[0, "calib"] == pytest.approx(0.1)
+    assert units.loc[2, "sched_share"] == pytest.approx(0.5) and list(units["scheduler"]) == ["a"] * 3
+    acc = pd.DataFrame(unit_rows("a", 0, [0, 100], [0.2, 0.6])).assign(train_acc=[0.5, 0.9])
+    assert per_unit(acc, 0.7, metric="train_acc").iloc[0]["to_target"] == pytest.approx(50.0)
+    assert paired_targets(acc, "a", metric="train_acc") == {0: 0.9}
+
+
+def test_summary_columns_skip_absent_schedulers_and_name_the_interval() -> None:
+    rows = []
+    for seed, (u, x) in enumerate([(0.5, 0.55), (0.6, 0.58), (0.55, 0.7)]):
+        rows += unit_rows("uniform", seed, [0, 100], [0.3, u], zero_var_frac=[0.2, 0.4])
+        rows += unit_rows("x", seed, [0, 100], [0.3, x], zero_var_frac=[0.1, 0.1 * seed])
+    units = per_unit(pd.DataFrame(rows), 0.52)
+    summary = summarize(units, ["missing", "x", "uniform"], "uniform", ci="bca", level=0.8, seed=2)
+    assert list(summary["scheduler"]) == ["x", "uniform"]
+    x = summary.set_index("scheduler").loc["x"]
+    assert (x["seeds"], x["ci"], x["level"], x["wins_vs_base"]) == (3, "bca", 0.8, "2/3")
+    zero_var = np.array([0.05, 0.1, 0.15])  # per seed: mean of 0.1 and 0.1 * seed
+    assert x["zero_var"] == pytest.approx(zero_var.mean()) and x["zero_var_lo"] < x["zero_var"] < x["zero_var_hi"]
+    ref = mean_interval(units[units.scheduler == "x"]["final"], method="bca", level=0.8, seed=2)
+    assert (x["final"], x["final_lo"], x["final_hi"]) == pytest.approx((ref.point, ref.lo, ref.hi))
+    d = np.array([0.05, -0.02, 0.15])
+    ref_d = mean_interval(d, method="bca", level=0.8, seed=2)
+    assert (x["final_vs_base_lo"], x["final_vs_base_hi"]) == pytest.approx((ref_d.lo, ref_d.hi))
+    for col in ("auc", "calib", "sched_share"):
+        assert f"{col}_lo" in summary.columns and f"{col}_hi" in summary.columns
+    # x reaches 0.52 at 100 * 0.22 / 0.25, 100 * 0.22 / 0.28 and 100 * 0.22 / 0.4 (88, 78.6, 55): the middle one
+    assert x["to_target"] == pytest.approx(2200 / 28) and x["reached"] == 3 and x["to_target_label"] == "79 (3/3)"
+    with pytest.raises(Exception, match="ci='percentile' is not an interval method here"):
+        summarize(units, ["x"], "uniform", ci="percentile")
+
+
+def test_bands_average_rollouts_and_use_the_level() -> None:
+    rows = []
+    for seed, (a, b, r) in enumerate([(0.5, 0.4, 100), (0.7, 0.45, 120), (0.6, 0.6, 110)]):
+        rows += unit_rows("x", seed, [10, r], [0.3, a])
+        rows += unit_rows("uniform", seed, [10, r + 10], [0.3, b])
+    table = pd.DataFrame(rows)
+    band = curve_band(table, "heldout_acc", level=0.9)
+    at = band[band.scheduler == "x"].iloc[1]
+    assert at["rollouts"] == pytest.approx(110.0) and at["mean"] == pytest.approx(0.6)
+    assert at["hi"] - 0.6 == pytest.approx(2.919986 * 0.1 / np.sqrt(3), abs=1e-6)  # t_{0.95,2}, s = 0.1
+    assert list(band["scheduler"]) == ["uniform", "uniform", "x", "x"]  # sorted by scheduler, then evaluation
+    delta = paired_delta_band(table, "uniform", "heldout_acc", level=0.9)
+    last = delta.iloc[-1]
+    d = np.array([0.1, 0.25, 0.0])
+    assert last["rollouts"] == pytest.approx(110.0) and last["mean"] == pytest.approx(d.mean())
+    assert last["hi"] - d.mean() == pytest.approx(2.919986 * d.std(ddof=1) / np.sqrt(3), abs=1e-6)
+    assert delta.iloc[0]["mean"] == 0.0 and list(delta.columns) == ["scheduler", "rollouts", "mean", "lo", "hi"]
+
+
+def test_auc_over_a_span_of_one_rollout_is_still_the_trapezoid_mean() -> None:
+    assert area_under_curve(np.array([0, 1]), np.array([0.2, 0.6])) == pytest.approx(0.4)
+
+
+def test_summary_intervals_reach_the_seed_and_empty_bands_keep_their_columns() -> None:
+    finals = [0.61, 0.35, 0.92, 0.47, 0.78, 0.15, 0.66, 0.29]
+    base = [0.5, 0.4, 0.7, 0.45, 0.6, 0.3, 0.62, 0.33]
+    rows = []
+    for seed, (x, b) in enumerate(zip(finals, base, strict=True)):
+        rows += unit_rows("x", seed, [0, 100], [0.1, x]) + unit_rows("uniform", seed, [0, 100], [0.1, b])
+    units = per_unit(pd.DataFrame(rows), 0.5)
+    got = summarize(units, ["x"], "uniform", ci="bca", seed=2).iloc[0]
+    ref = mean_interval(units[units["scheduler"] == "x"]["final"], method="bca", seed=2)  # resampled in row order
+    assert (got["final_lo"], got["final_hi"]) == pytest.approx((ref.lo, ref.hi), rel=1e-12)
+    d = mean_interval(paired_differences(units, "x", "uniform"), method="bca", seed=2)
+    assert (got["final_vs_base_lo"], got["final_vs_base_hi"]) == pytest.approx((d.lo, d.hi), rel=1e-12)
+    default = summarize(units, ["x"], "uniform", ci="bca").iloc[0]
+    zero = mean_interval(units[units["scheduler"] == "x"]["final"], method="bca", seed=0)
+    assert default["final_lo"] == pytest.approx(zero.lo, rel=1e-12) and zero.lo != ref.lo
+    empty = pd.DataFrame(rows).iloc[:0]
+    assert list(curve_band(empty, "heldout_acc").columns) == ["scheduler", "rollouts", "mean", "lo", "hi"]
+    assert list(paired_delta_band(empty, "uniform", "heldout_acc").columns) == [
+        "scheduler", "rollouts", "mean", "lo", "hi",
+    ]  # fmt: skip
+
+
+def test_per_unit_rows_come_in_the_order_of_each_units_first_evaluation() -> None:
+    rows = unit_rows("b", 0, [0, 50], [0.1, 0.2]) + unit_rows("a", 1, [5, 60], [0.1, 0.3])
+    rows += unit_rows("a", 0, [10, 70], [0.1, 0.4])
+    units = per_unit(pd.DataFrame(rows[::-1]), 0.9)
+    assert list(zip(units["scheduler"], units["seed"], strict=True)) == [("b", 0), ("a", 1), ("a", 0)]

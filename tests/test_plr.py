@@ -106,3 +106,80 @@ def test_replace_batches_draw_iid_and_distinct_batches_do_not_repeat() -> None:
 def test_bad_batch_names_the_choices() -> None:
     with pytest.raises(schedsim.ParameterError, match="batch='iid' is not accepted; accepted: 'distinct', 'replace'"):
         schedsim.make_scheduler("plr:batch=iid", pool=schedsim.PromptPool(n=4), seed=0)
+
+
+def test_defaults_and_bad_values_name_themselves() -> None:
+    from schedsim.rules.priority import ThompsonTopK
+
+    pool = schedsim.PromptPool(n=4)
+    mopps, plr = ThompsonTopK(pool), RankPrioritized(pool)
+    assert (mopps.tau, mopps.pool_factor, plr.temperature, plr.staleness, plr.batch) == (0.5, 8, 0.1, 0.1, "distinct")
+    assert ThompsonTopK(pool, tau=1.0, pool_factor=1).tau == 1.0 and ThompsonTopK(pool, tau=0.0).tau == 0.0
+    for build, message in (
+        (lambda: ThompsonTopK(pool, tau=-0.1), r"^tau=-0.1 is out of range; accepted: a number in \[0, 1\]$"),
+        (lambda: ThompsonTopK(pool, tau=1.5), r"^tau=1.5 is out of range; accepted: a number in \[0, 1\]$"),
+        (lambda: ThompsonTopK(pool, pool_factor=0), r"^pool_factor=0 is out of range; accepted: an integer in \[1, inf\]$"),
+        (lambda: RankPrioritized(pool, temperature=0.0), r"^temperature=0.0 is out of range; accepted: a number in \(0, inf\]$"),
+    ):  # fmt: skip
+        with pytest.raises(schedsim.ParameterError, match=message):
+            build()
+    assert ordinal_ranks(np.array([0.2, 0.5]), np.zeros(2)).dtype == np.int64
+
+
+class Sharp(Estimator):
+    """Posterior Beta(1e9 p, 1e9 (1 - p)): Thompson draws equal p to ~1e-5."""
+
+    name = "sharp"
+
+    def __init__(self, pool: schedsim.PromptPool, p: np.ndarray) -> None:
+        super().__init__(pool)
+        self.p = p
+
+    def observe(self, feedback: schedsim.Feedback) -> None:
+        del feedback
+
+    def estimate(self, ids: np.ndarray | None = None) -> np.ndarray:
+        return self.p if ids is None else self.p[ids]
+
+    def posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        return 1e9 * self.p, 1e9 * (1 - self.p)
+
+
+def test_thompson_top_k_takes_the_closest_of_a_random_candidate_pool() -> None:
+    from schedsim.rules.priority import ThompsonTopK
+
+    pool = schedsim.PromptPool(n=20)
+    est = Sharp(pool, np.linspace(0.02, 0.97, 20))
+    rule = ThompsonTopK(pool, tau=0.3, pool_factor=2)
+    got = rule.select(3, est, make_rng(5))
+    cand = make_rng(5).choice(20, size=6, replace=False)  # 2 x 3 candidates, the generator's first draw
+    closest = cand[np.argsort(np.abs(est.p[cand] - 0.3))[:3]]
+    assert sorted(got.tolist()) == sorted(closest.tolist())
+    everyone = ThompsonTopK(pool, tau=0.3, pool_factor=8).select(3, est, make_rng(5))  # 24 >= 20: all
+    assert sorted(everyone.tolist()) == sorted(np.argsort(np.abs(est.p - 0.3))[:3].tolist())
+
+
+def test_staleness_of_one_selection_and_the_replace_law() -> None:
+    pool = schedsim.PromptPool(n=2)
+    rule = RankPrioritized(pool, temperature=1.0, staleness=0.5)
+    est = Fixed(pool, [0.5, 0.2])
+    (first,) = rule.select(1, est, make_rng(0))
+    np.testing.assert_array_equal(rule.components(est)[1], np.eye(2)[1 - first])  # stale total 1: one-hot
+    pool = schedsim.PromptPool(n=4)
+    est = Fixed(pool, [0.5, 0.1, 0.3, 0.9])  # scores .25 .09 .21 .09: ranks 1, 3, 2, 4 (ties by index)
+    iid = RankPrioritized(pool, temperature=1.0, staleness=0.0, batch="replace")
+    ids = iid.select(6000, est, make_rng(1))
+    assert ids.dtype == np.int64
+    law = np.array([1, 1 / 3, 1 / 2, 1 / 4]) / (1 + 1 / 3 + 1 / 2 + 1 / 4)
+    np.testing.assert_allclose(np.bincount(ids, minlength=4) / 6000, law, atol=0.02)
+
+
+def test_prompts_with_no_mass_add_no_staleness_share_and_no_warning() -> None:
+    import warnings
+
+    pool = schedsim.PromptPool(n=3000)
+    rule = RankPrioritized(pool, temperature=0.01, staleness=0.0)  # rank^-100 underflows to 0 past rank ~1700
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ids = rule.select(3000, Fixed(pool, [0.5] * 3000), make_rng(0))
+    assert len(set(ids.tolist())) == 3000 and rule.staleness_share == 0.0

@@ -3,6 +3,8 @@ replay in the update (clipping of p-hat, no head, importance weights, an empty b
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from test_values_learner import RecordingHead, fb, sgd_env
@@ -137,3 +139,74 @@ def test_default_seed_test_pool_replay_seed_and_initial_kl() -> None:
             env.learn(env.rollout(np.arange(30), 4))
     np.testing.assert_array_equal(a.theta, b.theta)
     assert a.replay.state_dict() == b.replay.state_dict()
+
+
+BAD_CONFIGS = [
+    ({"n_train": 0}, "n_train=0 is out of range; accepted: an integer in [1, inf]"),
+    ({"n_test": 0}, "n_test=0 is out of range; accepted: an integer in [1, inf]"),
+    ({"n_categories": 0}, "n_categories=0 is out of range; accepted: an integer in [1, inf]"),
+    ({"dim": 0}, "dim=0 is out of range; accepted: an integer in [1, inf]"),
+    ({"features": "dense"}, "features='dense' is not accepted; accepted: 'category', 'onehot'"),
+    ({"category_share": 1.5}, "category_share=1.5 is out of range; accepted: a number in [0, 1]"),
+    ({"category_share": -0.1}, "category_share=-0.1 is out of range; accepted: a number in [0, 1]"),
+    ({"level_offsets": ()}, "level_offsets=() is empty; accepted: one or more numbers"),
+    ({"offset_spread": -1.0}, "offset_spread=-1.0 is out of range; accepted: a number in [0, inf]"),
+    ({"advantage": "ppo"}, "advantage='ppo' is not accepted; accepted: 'grpo', 'mean', 'rloo'"),
+    ({"score_noise": -1.0}, "score_noise=-1.0 is out of range; accepted: a number in [0, inf]"),
+    ({"lr": 0.0}, "lr=0.0 is out of range; accepted: a number in (0, inf]"),
+    ({"clip": -1.0}, "clip=-1.0 is out of range; accepted: a number in [0, inf]"),
+    ({"reduction": "sum"}, "reduction='sum' is not accepted; accepted: 'all', 'mixed'"),
+    ({"forget": 1.5}, "forget=1.5 is out of range; accepted: a number in [0, 1]"),
+    ({"forget": -0.5}, "forget=-0.5 is out of range; accepted: a number in [0, 1]"),
+    ({"drift": -1.0}, "drift=-1.0 is out of range; accepted: a number in [0, inf]"),
+    ({"head": "rnn"}, "head='rnn' is not accepted; accepted: 'mlp', 'table', 'none'"),
+    ({"kl_coef": 0.0}, "kl_coef=0.0 is out of range; accepted: a number in (0, inf]"),
+    ({"head_lr": 0.0}, "head_lr=0.0 is out of range; accepted: a number in (0, inf]"),
+    ({"table_lr": 0.0}, "table_lr=0.0 is out of range; accepted: a number in (0, 1]"),
+    ({"table_lr": 1.5}, "table_lr=1.5 is out of range; accepted: a number in (0, 1]"),
+    ({"head_hidden": 0}, "head_hidden=0 is out of range; accepted: an integer in [1, inf]"),
+    ({"head_init": 0.0}, "head_init=0.0 is outside head_output='sigmoid'"),
+    ({"head_output": "tanh"}, "head_output='tanh' is not accepted"),
+    ({"head_weight_decay": -0.1}, "head_weight_decay=-0.1 is out of range"),
+    ({"embed_visibility": 1.5}, "embed_visibility=1.5 is out of range; accepted: a number in [0, 1]"),
+    ({"embed_visibility": -0.5}, "embed_visibility=-0.5 is out of range; accepted: a number in [0, 1]"),
+    ({"replay_weight": -1.0}, "replay_weight=-1.0 is out of range; accepted: a number in [0, inf]"),
+]
+
+
+@pytest.mark.parametrize(("over", "message"), BAD_CONFIGS)
+def test_bandit_config_rejects_each_bad_value_by_name(over: dict, message: str) -> None:
+    with pytest.raises(schedsim.ParameterError, match="^" + re.escape(message)):
+        BanditConfig(**over)
+
+
+def test_bandit_config_defaults_boundaries_and_presets() -> None:
+    from schedsim.envs.bandit import PRESETS, parse_bandit_spec
+
+    cfg = BanditConfig()
+    assert cfg.to_dict() == {
+        "n_train": 2000, "n_test": 1000, "n_categories": 5, "dim": 16, "features": "category",
+        "category_share": 0.8, "level_offsets": [-2.0, -1.0, 0.0, 1.0, 2.0], "offset_spread": 1.0,
+        "advantage": "grpo", "score_noise": 1.0, "optimizer": "adam", "lr": 0.01, "clip": 1.0, "reduction": "all",
+        "forget": 0.0, "drift": 0.0, "head": "mlp", "kl_coef": 0.05, "head_lr": 0.01, "table_lr": 0.5,
+        "head_hidden": 32, "head_init": 0.5, "head_output": "sigmoid", "head_weight_decay": 0.1,
+        "embed_visibility": 0.5, "replay": False, "replay_weight": 1.0,
+    }  # fmt: skip
+    for over in (
+        {"n_train": 1, "n_test": 1, "n_categories": 1, "dim": 1, "head_hidden": 1, "category_share": 0.0},
+        {"category_share": 1.0, "offset_spread": 0.0, "score_noise": 0.0, "clip": 0.0, "forget": 1.0},
+        {"forget": 0.0, "drift": 0.0, "table_lr": 1.0, "embed_visibility": 0.0, "replay_weight": 0.0},
+        {"embed_visibility": 1.0, "features": "onehot", "advantage": "rloo", "reduction": "mixed", "head": "table"},
+        {"optimizer": "sgd", "advantage": "mean", "head": "none"},
+    ):
+        assert BanditConfig(**over).to_dict().items() >= over.items()
+    assert {name: p.overrides for name, p in PRESETS.items()} == {
+        "default": {},
+        "independent": {"features": "onehot", "n_train": 1000, "lr": 0.05},
+        "hard-tail": {"level_offsets": (-1.0, 0.0, 3.0, 4.5, 6.0)},
+        "drift": {"forget": 0.01, "drift": 0.02},
+        "few-categories": {"n_categories": 3, "level_offsets": (-1.0, 1.0, 3.0), "category_share": 0.95},
+    }
+    assert all(p.description for p in PRESETS.values())
+    preset, parsed = parse_bandit_spec("drift,lr=0.02")
+    assert preset == "drift" and (parsed.forget, parsed.drift, parsed.lr) == (0.01, 0.02, 0.02)

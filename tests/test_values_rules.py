@@ -218,3 +218,14 @@ def test_smallest_k_on_a_large_array_is_exact(k: int) -> None:
     scores = np.random.default_rng(k).permutation(1000).astype(float)  # distinct: no ties
     picked = smallest_k(scores, k, np.random.default_rng(0))
     assert sorted(scores[picked].tolist()) == list(range(k))
+
+
+@pytest.mark.parametrize("seed", [20, 106, 115])
+def test_smallest_k_where_introselect_moves_the_neighbour_of_the_kth(seed: int) -> None:
+    # inputs found by search on which np.partition(scores, k - 2)[k - 1] is not the k-th smallest score
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 200))
+    k = int(rng.integers(2, n))
+    scores = rng.permutation(n).astype(float)
+    picked = smallest_k(scores, k, np.random.default_rng(0))
+    assert sorted(scores[picked].tolist()) == list(range(k))
