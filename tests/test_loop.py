@@ -142,7 +142,7 @@ def test_run_unit_rows_by_value_on_a_scripted_world(monkeypatch) -> None:
     # ids 0, 4, 5, 9 pass 0 or 4 of 4: zero-variance; 6 mixed groups of 4 out of 40 rollouts
     assert table.loc[1, "zero_var_frac"] == pytest.approx(0.4) and table.loc[1, "effective_ratio"] == 0.6
     assert np.isnan(table.loc[0, "zero_var_frac"])
-    np.testing.assert_allclose(table["sched_time_share"].iloc[1:], 21 / 31)
+    np.testing.assert_allclose(table["time_sched_share"].iloc[1:], 21 / 31)
 
 
 def test_run_unit_without_true_pass_rates_bins_the_groups_accuracy(monkeypatch) -> None:

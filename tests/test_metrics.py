@@ -147,12 +147,12 @@ def test_auc_and_rollouts_to_target_off_zero() -> None:
 
 def test_per_unit_targets_per_seed_and_one_evaluation() -> None:
     rows = unit_rows("a", 0, [0, 100], [0.2, 0.6], calib_abs_err=[0.3, 0.1]) + unit_rows("a", 1, [0], [0.4])
-    rows += unit_rows("a", 2, [0, 100], [0.2, 0.6], sched_time_share=[0.25, 0.75])
+    rows += unit_rows("a", 2, [0, 100], [0.2, 0.6], time_sched_share=[0.25, 0.75])
     units = per_unit(pd.DataFrame(rows), {0: 0.5, 1: 0.3}).set_index("seed")
     assert units.loc[0, "to_target"] == pytest.approx(75.0) and np.isnan(units.loc[2, "to_target"])  # no target
     assert units.loc[1, "to_target"] == 0.0 and np.isnan(units.loc[1, "calib"])  # one evaluation: no calibration
     assert units.loc[1, "final"] == 0.4 and units.loc[0, "calib"] == pytest.approx(0.1)
-    assert units.loc[2, "sched_share"] == pytest.approx(0.5) and list(units["scheduler"]) == ["a"] * 3
+    assert units.loc[2, "time_sched_share"] == pytest.approx(0.5) and list(units["scheduler"]) == ["a"] * 3
     acc = pd.DataFrame(unit_rows("a", 0, [0, 100], [0.2, 0.6])).assign(train_acc=[0.5, 0.9])
     assert per_unit(acc, 0.7, metric="train_acc").iloc[0]["to_target"] == pytest.approx(50.0)
     assert paired_targets(acc, "a", metric="train_acc") == {0: 0.9}
@@ -175,7 +175,7 @@ def test_summary_columns_skip_absent_schedulers_and_name_the_interval() -> None:
     d = np.array([0.05, -0.02, 0.15])
     ref_d = mean_interval(d, method="bca", level=0.8, seed=2)
     assert (x["final_vs_base_lo"], x["final_vs_base_hi"]) == pytest.approx((ref_d.lo, ref_d.hi))
-    for col in ("auc", "calib", "sched_share"):
+    for col in ("auc", "calib", "time_sched_share"):
         assert f"{col}_lo" in summary.columns and f"{col}_hi" in summary.columns
     # x reaches 0.52 at 100 * 0.22 / 0.25, 100 * 0.22 / 0.28 and 100 * 0.22 / 0.4 (88, 78.6, 55): the middle one
     assert x["to_target"] == pytest.approx(2200 / 28) and x["reached"] == 3 and x["to_target_label"] == "79 (3/3)"
