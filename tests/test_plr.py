@@ -118,8 +118,8 @@ def test_defaults_and_bad_values_name_themselves() -> None:
     for build, message in (
         (lambda: ThompsonTopK(pool, tau=-0.1), r"^tau=-0.1 is out of range; accepted: a number in \[0, 1\]$"),
         (lambda: ThompsonTopK(pool, tau=1.5), r"^tau=1.5 is out of range; accepted: a number in \[0, 1\]$"),
-        (lambda: ThompsonTopK(pool, pool_factor=0), r"^pool_factor=0 is out of range; accepted: an integer in \[1, inf\]$"),
-        (lambda: RankPrioritized(pool, temperature=0.0), r"^temperature=0.0 is out of range; accepted: a number in \(0, inf\]$"),
+        (lambda: ThompsonTopK(pool, pool_factor=0), r"^pool_factor=0 is out of range; accepted: an integer in \[1, inf\)$"),
+        (lambda: RankPrioritized(pool, temperature=0.0), r"^temperature=0.0 is out of range; accepted: a number in \(0, inf\)$"),
     ):  # fmt: skip
         with pytest.raises(schedsim.ParameterError, match=message):
             build()

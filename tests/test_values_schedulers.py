@@ -159,8 +159,8 @@ def test_lilo_topk_is_greedy_and_proportional_is_not() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("lilo:pool_factor=0", r"^lilo: pool_factor=0 is out of range; accepted: an integer in \[1, inf\]$"),
-        ("lilo:probe_group=0", r"^lilo: probe_group=0 is out of range; accepted: an integer in \[1, inf\]$"),
+        ("lilo:pool_factor=0", r"^lilo: pool_factor=0 is out of range; accepted: an integer in \[1, inf\)$"),
+        ("lilo:probe_group=0", r"^lilo: probe_group=0 is out of range; accepted: an integer in \[1, inf\)$"),
         ("lilo:rule=best", r"^lilo: rule='best' is not accepted; accepted: 'topk', 'proportional'$"),
     ],
 )
