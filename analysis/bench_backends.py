@@ -53,9 +53,10 @@ def main() -> None:
         per_core = a.units / (seconds / 60) / cores
         print(f"{name:<22} {seconds:7.1f} s  {a.units / (seconds / 60):6.2f} units/min  {per_core:6.2f} units/min/core")
     print(f"ray local start-up      {startup:7.1f} s (once per command)")
-    overhead = (ray_tiny - serial_tiny) / a.units
+    overhead = (ray_tiny * a.workers - serial_tiny) / a.units  # Ray's core-seconds per unit beyond the unit's own
     print(
-        f"ray scheduling overhead {1e3 * overhead:7.1f} ms per unit ({a.units} one-batch units: ray {ray_tiny:.2f} s, serial {serial_tiny:.2f} s)"
+        f"ray scheduling overhead {1e3 * overhead:7.1f} ms per unit (core time; {a.units} one-batch units: ray "
+        f"{ray_tiny:.2f} s on {a.workers} CPUs, serial {serial_tiny:.2f} s)"
     )
 
 
