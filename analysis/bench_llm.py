@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8, help="completions per problem for the pass rates")
     parser.add_argument("--tasks", default="basic_arithmetic+leg_counting", help="reasoning-gym tasks, '+'-joined")
     parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--rg-extract", default="line", help="reasoning-gym answer: line or number")
     parser.add_argument("--quick", action="store_true", help="few problems and samples (smoke test)")
     a = parser.parse_args()
     torch.set_num_threads(a.threads)
@@ -77,11 +78,13 @@ def main() -> None:
     print(f"base pass rate, arithmetic JSONL ({per_level} problems x {samples} samples per level): "
           + ", ".join(f"{k} {v:.3f}" for k, v in rates.items()))  # fmt: skip
     for task in a.tasks.split("+"):
-        rg, rg_scorers = load_rgym(f"reasoning-gym:{task}", per_level=per_level, levels=3, seed=0, threshold=1.0)
+        rg, rg_scorers = load_rgym(
+            f"reasoning-gym:{task}", per_level=per_level, levels=3, seed=0, threshold=1.0, extract=a.rg_extract
+        )
         rates = pass_rates(
             env, [env._render(p) for p in rg.prompts], rg_scorers, rg.category, rg.category_names, samples
         )
-        print(f"base pass rate, reasoning-gym {task} ({per_level} x {samples} per level): "
+        print(f"base pass rate, reasoning-gym {task} ({per_level} x {samples} per level, answer={a.rg_extract}): "
               + ", ".join(f"{k.split(':')[1]} {v:.3f}" for k, v in rates.items()))  # fmt: skip
     del env
     lora = LLMEnv(LLMConfig(**base, lora=True), seed=0)

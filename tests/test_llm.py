@@ -182,6 +182,13 @@ def test_reasoning_gym_problems_levels_and_verifier() -> None:
     again, _ = load_rgym("reasoning-gym:basic_arithmetic+chain_sum", per_level=3, levels=2, seed=4, threshold=1.0)
     assert again.prompts == problems.prompts  # seeded
     assert extract_answer("  \n x \n\n") == "x" and extract_answer("") == ""
+    assert extract_answer("The answer is: 1,234.", "number") == "1234" and extract_answer("none", "number") == ""
+    assert extract_answer("The answer is: -12.", "line") == "The answer is: -12."
+    chatty, chatty_scorers = load_rgym(
+        "reasoning-gym:basic_arithmetic", per_level=2, levels=1, seed=4, threshold=1.0, extract="number"
+    )
+    for answer, score in zip(chatty.answers, chatty_scorers, strict=True):
+        assert score(f"The answer is: {answer}.") == 1.0 and scorers[0](f"The answer is: {answer}.") == 0.0
     with pytest.raises(schedsim.SchedsimError, match="unknown reasoning-gym task 'nope'"):
         check_rgym_spec("reasoning-gym:nope")
 

@@ -19,7 +19,8 @@ class LLMConfig:
     ``schedsim fetch-model smollm2`` puts a real one in the cache); ``gguf_file``: the GGUF file's name when
     ``model`` is the directory holding it. ``data``: JSONL problems (``prompt``, ``answer``, optional ``id``,
     ``category``), or ``reasoning-gym:TASK[+TASK...]`` (:mod:`schedsim.envs.llm.rgym`: ``rg_per_level`` problems per
-    difficulty level, ``rg_levels`` levels, success when reasoning-gym's score >= ``rg_threshold``);
+    difficulty level, ``rg_levels`` levels, success when reasoning-gym's score >= ``rg_threshold``; the answer is the
+    completion's last line, or its last number with ``rg_extract=number``);
     ``eval_fraction`` of them (per category, at least one) is held out. ``verifier``: ``numeric`` | ``exact`` | ``math-verify``. Sampling: ``max_new_tokens``,
     ``temperature``; the tokenizer's chat template is applied when it has one and ``chat_template`` is true.
     Training: ``trainer`` ``grpo`` | ``tb``, ``advantage`` ``grpo`` | ``mean``, ``lr`` (AdamW), ``clip``,
@@ -38,6 +39,7 @@ class LLMConfig:
     rg_per_level: int = 40
     rg_levels: int = 3
     rg_threshold: float = 1.0
+    rg_extract: str = "line"
     eval_fraction: float = 0.1
     data_seed: int = 0
     verifier: str = "numeric"
@@ -71,6 +73,7 @@ class LLMConfig:
         for name in ("max_new_tokens", "lora_r", "rg_per_level", "rg_levels"):
             check_int(name, getattr(self, name), 1)
         check_range("rg_threshold", self.rg_threshold, 0.0, 1.0)
+        check_choice("rg_extract", self.rg_extract, ("line", "number"))
         check_rl_knobs(self)
 
     def to_dict(self) -> dict[str, Any]:

@@ -70,7 +70,12 @@ def load_problems(cfg: LLMConfig) -> tuple[Problems, list[Callable[[str], float]
     """The problems and one scorer per problem (completion -> 0/1): a JSONL file or a reasoning-gym spec."""
     if is_rgym(cfg.data):
         return load_rgym(
-            cfg.data, per_level=cfg.rg_per_level, levels=cfg.rg_levels, seed=cfg.data_seed, threshold=cfg.rg_threshold
+            cfg.data,
+            per_level=cfg.rg_per_level,
+            levels=cfg.rg_levels,
+            seed=cfg.data_seed,
+            threshold=cfg.rg_threshold,
+            extract=cfg.rg_extract,
         )
     problems = load_jsonl(cfg.data)
     return problems, [functools.partial(verify, answer=a, kind=cfg.verifier) for a in problems.answers]

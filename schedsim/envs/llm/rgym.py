@@ -3,7 +3,8 @@
 ``data=reasoning-gym:TASK[+TASK...]`` builds, for each task and each level ``0 .. rg_levels-1`` of the task's
 curriculum (clamped to its highest level), ``rg_per_level`` problems with that level's dataset configuration; the
 category of a problem is ``TASK:L<level>`` (SEC's arms). The verifier is reasoning-gym's own ``score_answer`` on the
-extracted answer (the text inside ``<answer>...</answer>`` when present, else the last non-empty line), counted a
+extracted answer (the text inside ``<answer>...</answer>`` when present, else the last non-empty line, or with
+``rg_extract=number`` the last number — a [choice] for numeric tasks whose model answers in sentences), counted a
 success when the score is at least ``rg_threshold`` (1.0 by default: reasoning-gym gives 1.0 to a correct
 answer; some tasks give partial credit below it). Generation is seeded by ``data_seed``.
 
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from schedsim.core.errors import SchedsimError, accepted
-from schedsim.envs.llm.data import Problems
+from schedsim.envs.llm.data import _NUMBER, Problems
 
 PREFIX = "reasoning-gym:"
 #: appended to each question [choice]: a short model must be told to answer tersely for its answer to be found
@@ -33,11 +34,18 @@ def is_rgym(data: str | None) -> bool:
     return bool(data) and str(data).startswith(PREFIX)
 
 
-def extract_answer(completion: str) -> str:
-    """The text inside ``<answer>...</answer>`` if present, else the last non-empty line (stripped)."""
+EXTRACTS = ("line", "number")
+
+
+def extract_answer(completion: str, how: str = "line") -> str:
+    """The text inside ``<answer>...</answer>`` if present, else the last non-empty line (``how="line"``) or the
+    last number in the completion (``how="number"``, for numeric tasks: "The answer is: 12." gives "12")."""
     found = _ANSWER.findall(completion)
     if found:
         return found[-1].strip()
+    if how == "number":
+        numbers = _NUMBER.findall(completion)
+        return numbers[-1].replace(",", "").rstrip(".") if numbers else ""
     lines = [line.strip() for line in completion.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
@@ -66,7 +74,7 @@ def check_rgym_spec(spec: str) -> list[str]:
 
 
 def load_rgym(
-    spec: str, *, per_level: int, levels: int, seed: int, threshold: float
+    spec: str, *, per_level: int, levels: int, seed: int, threshold: float, extract: str = "line"
 ) -> tuple[Problems, list[Callable[[str], float]]]:
     """Problems and one scorer per problem (completion text -> 0.0 or 1.0) from a ``reasoning-gym:`` data spec."""
     from reasoning_gym import factory
@@ -89,7 +97,7 @@ def load_rgym(
                 answers.append(str(entry["answer"]))
                 ids.append(f"{task}:L{level}:{k}")
                 cats.append(f"{task}:L{level}")
-                scorers.append(_scorer(dataset, entry, threshold))
+                scorers.append(_scorer(dataset, entry, threshold, extract))
     names = sorted(set(cats), key=cats.index)
     codes = {c: i for i, c in enumerate(names)}
     problems = Problems(ids, prompts, answers, np.array([codes[c] for c in cats], dtype=np.int64), names)
@@ -102,10 +110,10 @@ def _max_level(curriculum: Any) -> int:
     return min(sizes, default=1) - 1
 
 
-def _scorer(dataset: Any, entry: dict[str, Any], threshold: float) -> Callable[[str], float]:
+def _scorer(dataset: Any, entry: dict[str, Any], threshold: float, extract: str) -> Callable[[str], float]:
     def score(completion: str) -> float:
         try:
-            value = dataset.score_answer(answer=extract_answer(completion), entry=entry)
+            value = dataset.score_answer(answer=extract_answer(completion, extract), entry=entry)
         except Exception:  # a task's scorer may reject malformed text; that is a wrong answer
             return 0.0
         return float(value is not None and value >= threshold)
