@@ -42,6 +42,7 @@ from schedsim.core.feedback import Feedback
 from schedsim.core.pool import PromptPool
 from schedsim.core.registry import make_scheduler
 from schedsim.core.scheduler import Scheduler
+from schedsim.integrations import group_factors
 
 MIN_TRL = (0, 17)  # RepeatSampler and _get_train_sampler(dataset) as used here (trl PR #3334)
 STATE_FILE = "schedsim_scheduler.pkl"
@@ -211,11 +212,7 @@ class FeedbackHub:
         if (rows != rows[:, :1]).any():
             raise SchedsimError("rows of one generation group carry different prompt ids; the batch is inconsistent")
         fb = Feedback(prompt_ids=rows[:, 0].copy(), rewards=self.map_rewards(rewards).reshape(-1, g))
-        weights = np.asarray(self.scheduler.loss_weights(fb), dtype=np.float64)
-        if getattr(self.scheduler, "loss_reduction", None) == "mixed":
-            r = fb.rewards
-            mixed = np.nanmax(r, axis=1) != np.nanmin(r, axis=1) if r.size else np.zeros(0, dtype=bool)
-            weights = weights * (fb.m / max(int(mixed.sum()), 1))
+        weights = group_factors(self.scheduler, fb)
         self.scheduler.observe(fb)
         self.observed_groups += fb.m
         return np.repeat(weights, g)

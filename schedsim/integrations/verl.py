@@ -29,6 +29,7 @@ from torch.utils.data import Sampler
 from schedsim.core.errors import SchedsimError
 from schedsim.core.feedback import Feedback
 from schedsim.core.scheduler import Scheduler
+from schedsim.integrations import group_factors
 
 try:
     from verl import DataProto
@@ -202,11 +203,7 @@ def check_verl_config(config: Any) -> None:
 def row_factors(scheduler: Scheduler, batch: DataProto, feedback: Feedback) -> np.ndarray:
     """Per-row advantage factor: the row's group weight ``scheduler.loss_weights(feedback)``, times ``m / m_mixed``
     when the scheduler asks for the ``mixed`` reduction (the loss then averages over the groups with signal)."""
-    weights = np.asarray(scheduler.loss_weights(feedback), dtype=np.float64)
-    if getattr(scheduler, "loss_reduction", None) == "mixed":
-        r = feedback.rewards
-        mixed = np.nanmax(r, axis=1) != np.nanmin(r, axis=1)
-        weights = weights * (feedback.m / max(int(mixed.sum()), 1))
+    weights = group_factors(scheduler, feedback)
     _, inverse = np.unique(np.asarray(batch.non_tensor_batch["uid"]).astype(str), return_inverse=True)
     return weights[inverse]  # feedback rows are the sorted uids, as feedback_from_batch builds them
 
