@@ -78,6 +78,8 @@ class InterpolatedBetaEstimator(TableEstimator):
         self.p = np.full(pool.n, 0.5)
         self.n_obs = np.zeros(pool.n, dtype=np.int64)
         self.cap = float("nan")  # capability c; NaN before the first batch
+        self._all_ids = np.arange(pool.n)  # every task changes at every batch
+        self._all_ids.setflags(write=False)
 
     def observe(self, feedback: Feedback) -> None:
         ids, sums, counts = feedback.per_prompt()
@@ -86,10 +88,9 @@ class InterpolatedBetaEstimator(TableEstimator):
         p_obs = sums / counts
         keep = 1.0 - self.lamb
         if self.anchors is None:
-            self.alpha *= keep
-            self.alpha += self.lamb
-            self.beta *= keep
-            self.beta += self.lamb
+            for a in (self.alpha, self.beta):
+                np.multiply(a, keep, out=a)
+                np.add(a, self.lamb, out=a)
             self.alpha[ids] += self.m * p_obs
             self.beta[ids] += self.m * (1.0 - p_obs)
         else:
@@ -108,9 +109,10 @@ class InterpolatedBetaEstimator(TableEstimator):
             f_bar[ids] = self.m * (1.0 - p_obs)
             self.alpha = keep * self.alpha + self.lamb + (1 - self.rho) * s_bar + self.rho * self.m * p_tilde
             self.beta = keep * self.beta + self.lamb + (1 - self.rho) * f_bar + self.rho * self.m * (1.0 - p_tilde)
-        np.divide(self.alpha, self.alpha + self.beta, out=self.p)
+        np.add(self.alpha, self.beta, out=self.p)
+        np.divide(self.alpha, self.p, out=self.p)
         self.n_obs[ids] += 1
-        self._touch(np.arange(self.pool.n))
+        self._touch(self._all_ids)
 
     def seen(self) -> np.ndarray:
         return self.n_obs > 0
