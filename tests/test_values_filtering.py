@@ -3,6 +3,8 @@ kept ids, the padding and the charged rollouts are exact numbers; then the budge
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -103,6 +105,33 @@ def test_band_drop_pads_with_zero_weight_and_weight_mode_down_weights() -> None:
     assert meter.spent == 80
     np.testing.assert_allclose(s.loss_weights(fb), np.where(np.array(expected_in) == 1, 1.0, 0.3))
     np.testing.assert_array_equal(s.loss_weights(np.arange(3)), [1, 1, 1])  # bare ids: no rewards, no weighting
+
+
+def test_band_passes_its_defaults_and_seed_to_dapo_and_names_bad_values() -> None:
+    s = schedsim.make_scheduler("band", pool=schedsim.PromptPool(n=12), seed=0)
+    assert (s.oversample, s.max_num_gen_batches, s.probe_group, s.variant, s.on_cap) == (3.0, 10, 8, "recipe", "pad")
+    assert (s.tau_lo, s.tau_hi, s.mode, s.weight_out) == (0.2, 0.8, "drop", 0.1)
+    picks = []
+    for seed in (3, 3, 4):  # the loader's shuffles come from the scheduler's seed
+        band = schedsim.make_scheduler("band:mode=weight", pool=schedsim.PromptPool(n=12), seed=seed)
+        band.set_probe(FixedWorld(SUCCESSES_4).rollout)
+        picks.append(band.select(6).tolist())
+    assert picks[0] == picks[1] != picks[2]
+    for spec, message in [
+        ("band:tau_lo=1.5", "tau_lo=1.5"),
+        ("band:tau_hi=1.2", "tau_hi=1.2"),
+        ("band:weight_out=1.5", "weight_out=1.5"),
+        ("band:mode=soft", "mode='soft'"),
+        ("band:tau_lo=0.6,tau_hi=0.4", "tau_lo=0.6 > tau_hi=0.4"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match=re.escape(message)):
+            schedsim.make_scheduler(spec, pool=schedsim.PromptPool(n=12), seed=0)
+
+
+def test_band_weight_mode_counts_one_round_even_for_a_single_prompt() -> None:
+    s, meter, _ = build("band:mode=weight,probe_group=20", SUCCESSES_20)
+    assert s.select(1).tolist() == [0] and meter.spent == 20
+    assert s.metrics()["sched/filter_rounds"] == 1.0
 
 
 # -- greso --------------------------------------------------------------------------------------------------------
