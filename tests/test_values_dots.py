@@ -123,7 +123,7 @@ def test_selecting_without_a_probe_raises() -> None:
 
 
 def test_reference_rollouts_are_charged_in_a_real_run() -> None:
-    spec = "dots:ref_size=8"
+    spec = "dots:ref_size=8,sigma=1"  # no replay: every group fresh
     config = RunConfig(
         schedulers=(spec,),
         env="bandit:n_train=200,n_test=100",
@@ -139,6 +139,94 @@ def test_reference_rollouts_are_charged_in_a_real_run() -> None:
     assert (int(last["step"]), last["sched/rounds"]) == (30, 16.0)
     assert last["selection_rollouts"] == last["sched/ref_rollouts"] == 16 * 64
     assert last["rollouts"] == 30 * 64 + 16 * 64 == 2944
+
+
+def test_replay_serves_the_latest_mixed_group_of_each_prompt_after_the_first_round() -> None:
+    # successes of 4 per prompt: groups with 0 or 4 (all-equal) are never replayed
+    pool = schedsim.PromptPool(n=12, category=CATEGORY)
+    spec = "dots:mu=2,ref_size=2,probe_group=4,sigma=0.25,buffer_size=5"
+    s, _, world = build(spec, SUCCESSES, pool)
+    assert s.replays and s.replay(4) is None  # nothing buffered, first round
+    for step in range(2):  # the first round: mu = 2 steps of 4 fresh prompts, nothing replayed
+        ids = s.select(4)
+        fb = world.rollout(ids, 4)
+        s.observe(fb)
+        if step == 0:
+            assert s.replay(4) is None  # still the first round
+    assert s.buf_ids.size == 5  # 8 groups observed, the newest 5 kept
+    kept_ids, kept_rows = s.buf_ids.copy(), s.buf_rewards.copy()
+    latest = {int(pid): row for pid, row in zip(kept_ids, kept_rows, strict=True)}  # later rows overwrite
+    eligible = {pid for pid, row in latest.items() if 0 < row.mean() < 1}
+    stale = s.replay(4)  # k - max(1, round(0.25 * 4)) = 3 wanted
+    assert stale.m == min(3, len(eligible)) and set(stale.prompt_ids.tolist()) <= eligible
+    assert np.unique(stale.prompt_ids).size == stale.m
+    for pid, row in zip(stale.prompt_ids, stale.rewards, strict=True):
+        np.testing.assert_array_equal(row, latest[int(pid)])
+    assert s.metrics()["sched/replayed"] == stale.m and s.metrics()["sched/buffer"] == 5.0
+    # the state round-trips the buffer: a restored copy replays the same groups
+    twin = schedsim.make_scheduler(spec, pool=pool, seed=1, probe=ProbeMeter(world))
+    state = s.state_dict()
+    again = s.replay(4)
+    twin.load_state_dict(state)
+    assert twin.replay(4).prompt_ids.tolist() == again.prompt_ids.tolist()
+
+
+def test_replay_dedupes_by_prompt_keeping_the_latest_group() -> None:
+    pool = schedsim.PromptPool(n=3)
+    s = schedsim.make_scheduler("dots:buffer_size=8,sigma=0.5", pool=pool, seed=0)
+    s.observe(schedsim.Feedback(prompt_ids=np.array([0, 1]), rewards=np.array([[1.0, 0.0], [1.0, 0.0]])))
+    s.observe(schedsim.Feedback(prompt_ids=np.array([0]), rewards=np.array([[1.0, 1.0]])))  # 0 now all-correct
+    s._last_stats["rounds"] = 2.0  # past the first round
+    for _ in range(5):
+        assert s.replay(4).prompt_ids.tolist() == [1]  # 0's latest group has p̂ = 1: not eligible
+
+
+def test_replayed_groups_are_trained_on_for_free_in_a_real_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from schedsim.envs.bandit.env import BanditEnv
+    from schedsim.schedulers.dots import DOTSScheduler
+
+    learned, replayed = [], []
+    real_learn, real_replay = BanditEnv.learn, DOTSScheduler.replay
+
+    def learn(self, feedback, weights=None, reduction=None):
+        learned.append(feedback.m)
+        return real_learn(self, feedback, weights, reduction)
+
+    def replay(self, k):
+        out = real_replay(self, k)
+        replayed.append(0 if out is None else out.m)
+        return out
+
+    monkeypatch.setattr(BanditEnv, "learn", learn)
+    monkeypatch.setattr(DOTSScheduler, "replay", replay)
+    spec = "dots:ref_size=8,sigma=0.5"
+    config = RunConfig(
+        schedulers=(spec,),
+        env="bandit:n_train=200,n_test=100",
+        seeds=1,
+        budget=3000,
+        batch=16,
+        group=4,
+        eval_every=1000,
+    )
+    last = run_unit(config, spec, 0).iloc[-1]
+    # round 0: 64 reference + 2 x 16 x 4 fresh = 192; then rounds of 64 reference + 2 steps of 8 fresh x 4 (8 of
+    # the 16 groups replayed): 128 each. 21 such rounds reach 2880; the 22nd starts (64 + 32 = 2976) and the next
+    # step could not afford a full batch (2976 + 64 > 3000): 45 steps, 23 rounds
+    assert learned == [16] * 45 and replayed[:2] == [0, 0] and replayed[2:45] == [8] * 43
+    assert (int(last["step"]), last["sched/rounds"]) == (45, 23.0)
+    assert last["selection_rollouts"] == 23 * 64 and last["rollouts"] == 2976 == 23 * 64 + 2 * 64 + 43 * 32
+
+
+def test_replay_needs_an_environment_that_learns_replayed_groups() -> None:
+    from schedsim.integrations import refuse_replay
+
+    with pytest.raises(schedsim.ParameterError, match="'dots' trains on replayed groups, which environment 'arith'"):
+        RunConfig(schedulers=("dots",), env="arith", seeds=1)
+    RunConfig(schedulers=("dots:sigma=1",), env="arith", seeds=1)  # no replay: accepted
+    with pytest.raises(schedsim.SchedsimError, match="the TRL adapter cannot"):
+        refuse_replay(schedsim.make_scheduler("dots", pool=schedsim.PromptPool(n=4), seed=0), "TRL")
+    refuse_replay(schedsim.make_scheduler("dots:sigma=1", pool=schedsim.PromptPool(n=4), seed=0), "TRL")
 
 
 def test_list_and_check_show_dots_and_ads() -> None:

@@ -141,6 +141,9 @@ class Scheduler(abc.ABC):
     #: True when the groups this scheduler rolled out while choosing (through the ``probe`` signal) should be
     #: trained on for the prompts it chose, instead of rolling those prompts out again (LILO's probes).
     trains_on_probes: ClassVar[bool] = False
+    #: True when :meth:`replay` may return groups (the runner then needs an environment that learns from groups
+    #: its last rollout did not produce: ``REPLAY_ENVS``). Instances may set it from their parameters.
+    replays: bool = False
     #: parameters that add extras on top of the scheduler's estimator + rule (e.g. PACED-RL's exploration), with
     #: the value that turns each off; ``schedsim explain`` strips them to isolate the rule on its own estimator.
     extras: ClassVar[dict[str, Any]] = {}
@@ -172,6 +175,16 @@ class Scheduler(abc.ABC):
         feedback.validate_ids(self.pool.n)
         self._observe(feedback)
         self._n_observed += feedback.m
+
+    def replay(self, k: int) -> Feedback | None:
+        """Groups rolled out at earlier steps to train on again at this step, in place of fresh ones, or None.
+
+        The runner calls it before ``select`` at every step of a batch of ``k`` groups: it trains on the returned
+        m groups plus ``k - m`` fresh ones chosen by ``select(k - m)``; replayed groups cost no rollouts and are
+        not observed again (DOTS's rollout replay). Default: None (every group fresh).
+        """
+        del k
+        return None
 
     def distribution(self) -> np.ndarray | None:
         """Per-draw selection probabilities over the pool (``float[N]`` summing to 1), or None if greedy."""

@@ -34,7 +34,9 @@ class Environment(Protocol):
 
     Optional: ``pass_rates(ids) -> float[len(ids)]`` (true pass rates: the selection histogram's pass rates, the
     diagnostic ``estimator=oracle`` and ``schedsim explain``); ``head`` (not None) with ``log_z(ids)`` (a learned
-    partition function: ``paced``'s default estimator); ``gradient_samples(ids, group, samples)`` (``schedsim snr``).
+    partition function: ``paced``'s default estimator); ``gradient_samples(ids, group, samples)`` (``schedsim snr``);
+    ``learns_replay = True`` when ``learn`` accepts groups the last ``rollout`` did not produce (needed by a
+    scheduler that replays earlier groups, e.g. ``dots`` with ``sigma < 1``).
     """
 
     pool: PromptPool
@@ -59,6 +61,9 @@ ENVS = {
 
 #: environments that know their true pass rates (the ``pass_rates`` signal of the diagnostic ``estimator=oracle``)
 ORACLE_ENVS = ["bandit"]
+
+#: environments whose ``learn`` accepts groups its last ``rollout`` did not produce (a scheduler's ``replay``)
+REPLAY_ENVS = ["bandit"]
 
 #: run-size defaults of ``schedsim compare`` per environment (budget in rollouts)
 RUN_DEFAULTS = {
@@ -136,6 +141,8 @@ def register_env(
     RUN_DEFAULTS[name] = run
     if isinstance(factory, type) and callable(getattr(factory, "pass_rates", None)) and name not in ORACLE_ENVS:
         ORACLE_ENVS.append(name)
+    if isinstance(factory, type) and getattr(factory, "learns_replay", False) and name not in REPLAY_ENVS:
+        REPLAY_ENVS.append(name)
 
 
 def check_environment(env: Any, name: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from schedsim.core.errors import SchedsimError
 from schedsim.core.feedback import Feedback
 from schedsim.core.scheduler import Scheduler
 
@@ -20,3 +21,12 @@ def group_factors(scheduler: Scheduler, feedback: Feedback) -> np.ndarray:
         mixed = np.nanmax(r, axis=1) != np.nanmin(r, axis=1)
         weights = weights * (feedback.m / max(int(mixed.sum()), 1))
     return weights
+
+
+def refuse_replay(scheduler: Scheduler, trainer: str) -> None:
+    """SchedsimError when ``scheduler`` replays earlier groups: the adapters train only on what the trainer generates."""
+    if scheduler.replays:
+        raise SchedsimError(
+            f"scheduler {scheduler.name!r} trains on replayed groups, which the {trainer} adapter cannot (the "
+            f"trainer trains only on the groups it generates); accepted: a scheduler without replay (dots: sigma=1)"
+        )

@@ -42,7 +42,7 @@ from schedsim.core.feedback import Feedback
 from schedsim.core.pool import PromptPool
 from schedsim.core.registry import make_scheduler
 from schedsim.core.scheduler import Scheduler
-from schedsim.integrations import group_factors
+from schedsim.integrations import group_factors, refuse_replay
 
 MIN_TRL = (0, 17)  # RepeatSampler and _get_train_sampler(dataset) as used here (trl PR #3334)
 STATE_FILE = "schedsim_scheduler.pkl"
@@ -277,6 +277,7 @@ class SchedSimGRPOTrainer(GRPOTrainer):
             )
         if not isinstance(scheduler, Scheduler):
             raise SchedsimError(f"scheduler is {type(scheduler).__name__}; accepted: a Scheduler or a spec string")
+        refuse_replay(scheduler, "TRL")
         if scheduler.pool.n != len(ids):
             raise SchedsimError(
                 f"scheduler pool has {scheduler.pool.n} prompts; accepted: len(train_dataset) = {len(ids)}"

@@ -29,7 +29,7 @@ from torch.utils.data import Sampler
 from schedsim.core.errors import SchedsimError
 from schedsim.core.feedback import Feedback
 from schedsim.core.scheduler import Scheduler
-from schedsim.integrations import group_factors
+from schedsim.integrations import group_factors, refuse_replay
 
 try:
     from verl import DataProto
@@ -96,6 +96,7 @@ class SchedSimSampler(Sampler[int]):
     """
 
     def __init__(self, scheduler: Scheduler, *, batch_size: int, num_batches: int | None = None) -> None:
+        refuse_replay(scheduler, "verl")
         self.scheduler, self.batch_size = scheduler, batch_size
         self.num_batches = num_batches or max(1, scheduler.pool.n // batch_size)
         self.position = 0  # batches yielded in the current epoch

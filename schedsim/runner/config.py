@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from schedsim.core.errors import ParameterError, SchedsimError, SpecError
+from schedsim.core.errors import ParameterError, SchedsimError, SpecError, accepted
 from schedsim.core.params import check_group, check_int
 from schedsim.core.pool import PromptPool
 from schedsim.core.registry import canonical_spec, make_scheduler
-from schedsim.envs import PRESET_RUN_DEFAULTS, RUN_DEFAULTS, parse_env_spec
+from schedsim.envs import PRESET_RUN_DEFAULTS, REPLAY_ENVS, RUN_DEFAULTS, parse_env_spec
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,12 @@ class RunConfig:
         check_int("budget", self.budget, 1)
         check_int("eval_every", self.eval_every, 1)
         for spec, sched in zip(specs, built, strict=True):
+            if sched.replays and env_name not in REPLAY_ENVS:
+                raise ParameterError(
+                    f"{spec!r} trains on replayed groups, which environment {env_name!r} cannot (its learn() takes "
+                    f"only its last rollout); accepted: environments {accepted(REPLAY_ENVS)}, or no replay "
+                    "(dots: sigma=1)"
+                )
             width = getattr(sched, "probe_group", self.group)
             if sched.trains_on_probes and width != self.group:
                 raise ParameterError(

@@ -126,12 +126,22 @@ def assemble(env: Any, ids: np.ndarray, kept: list[tuple[Feedback, int] | None],
     return Feedback(prompt_ids=ids, rewards=rewards, log_z=None if np.isnan(log_z).any() else log_z)
 
 
+def stack_groups(first: Feedback, second: Feedback) -> Feedback:
+    """The groups of ``first`` then ``second`` as one Feedback (rows padded with NaN to the wider group)."""
+    width = max(first.group_size, second.group_size)
+    rewards = np.full((first.m + second.m, width), np.nan)
+    rewards[: first.m, : first.group_size] = first.rewards
+    rewards[first.m :, : second.group_size] = second.rewards
+    return Feedback(prompt_ids=np.concatenate([first.prompt_ids, second.prompt_ids]), rewards=rewards)
+
+
 def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
     """Run one (scheduler, seed) unit to its budget and return one row per evaluation.
 
-    The loop: ``ids = select(B)`` (probes charged) -> the groups to train on (probed groups reused when the
-    scheduler trains on its probes, fresh rollouts otherwise) -> ``w = loss_weights(feedback)`` from the groups
-    being trained on -> ``learn(feedback, w, reduction)`` -> ``observe(feedback)``.
+    The loop: ``stale = replay(B)`` (m earlier groups, when the scheduler replays) -> ``ids = select(B - m)``
+    (probes charged) -> the groups to train on (probed groups reused when the scheduler trains on its probes,
+    fresh rollouts otherwise, plus the replayed groups) -> ``w = loss_weights(groups)`` from the groups being
+    trained on -> ``learn(groups, w, reduction)`` -> ``observe(fresh feedback)``.
 
     Every rollout counts against ``config.budget``: training rollouts and those a scheduler spends choosing
     (the ``probe`` signal); a step or a probe that would exceed the budget is not taken, so a unit never spends
@@ -173,8 +183,10 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
     while used + per_step <= config.budget:
         t0 = time.perf_counter()
         probed, meter.kept, meter.remaining = meter.spent, [], config.budget - used
+        stale = sched.replay(config.batch) if sched.replays else None  # earlier groups, trained on for free
+        n_stale = 0 if stale is None else stale.m
         try:
-            ids = sched.select(config.batch)
+            ids = sched.select(config.batch - n_stale)
         except BudgetExhausted:
             used += meter.spent - probed  # earlier probes of this step (multi-round filters) were spent: counted
             break  # a probe that would overspend is never rolled out
@@ -191,9 +203,10 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
             p_selected = np.nan_to_num(fb.means())  # else the group's empirical accuracy
         used += fresh_needed
         t2 = time.perf_counter()
-        weights = sched.loss_weights(fb)  # from the groups being trained on (e.g. beta:mode=weight)
+        train = fb if not n_stale else stack_groups(fb, stale)
+        weights = sched.loss_weights(train)  # from the groups being trained on (e.g. beta:mode=weight)
         t3 = time.perf_counter()
-        env.learn(fb, weights, getattr(sched, "loss_reduction", None))
+        env.learn(train, weights, getattr(sched, "loss_reduction", None))
         t4 = time.perf_counter()
         sched.observe(fb)
         t5 = time.perf_counter()

@@ -64,11 +64,14 @@ class DOTSScheduler(Scheduler):
     If ``select`` asks for more than the round has left (a different k), the rest of the round is dropped and a
     new round starts [choice]. Before the first round p̂ = 0.5 everywhere.
 
-    Not modelled: DOTS's rollout replay (after round 0 each step trains on sigma·B fresh groups plus
-    (1 − sigma)·B stale groups sampled from a buffer of recent groups, at no rollout cost). The schedsim runner
-    trains only on groups rolled out for the current step; replaying stale, off-policy groups for free would need
-    the trainer loop and the environments to accept them, which this scheduler alone cannot provide. Here every
-    step is k fresh prompts (the code's round 0 behaviour, sigma = 1).
+    4. Rollout replay (``sigma < 1``; the code's run script uses 0.5): every fresh group is appended to a buffer
+       of the newest ``buffer_size`` groups. After the first round, each step of B groups is
+       ``max(1, round(sigma·B))`` fresh prompts plus up to B minus that many groups replayed from the buffer
+       (:meth:`replay`): the latest group of each prompt, those with 0 < p̂ < 1, drawn uniformly without
+       replacement (fewer when fewer are eligible; the fresh count then fills the batch [choice]). Replayed groups
+       cost no rollouts and are not observed again; the trainer scores them at its current policy, as the code's
+       PPO recomputes log-probabilities (the bandit does the same; environments whose ``learn`` takes only the
+       last rollout refuse ``sigma < 1``). Rounds then select ``mu·round(sigma·B)`` prompts.
 
     Args:
         pool: the prompt pool.
@@ -84,6 +87,8 @@ class DOTSScheduler(Scheduler):
         predictor: ``auto``, ``attention``, ``category`` or ``table`` (above) [choice].
         temperature: attention temperature; 1.0 (the code's default) [code].
         recalibrate: fit the per-round least-squares line on the references; True [code].
+        sigma: fresh share of a step after the first round; 0.5 [code] (1 = no replay, every group fresh).
+        buffer_size: replay buffer capacity in groups; 512 [code] (the code's B = 512).
 
     References:
         DOTS, Sun et al., "Improving Data Efficiency for LLM Reinforcement Fine-tuning Through Difficulty-targeted
@@ -111,6 +116,8 @@ class DOTSScheduler(Scheduler):
         predictor: str = "auto",
         temperature: float = 1.0,
         recalibrate: bool = True,
+        sigma: float = 0.5,
+        buffer_size: int = 512,
     ) -> None:
         super().__init__(pool, seed=seed)
         self.alpha = check_range("alpha", alpha, 0.0, 1.0)
@@ -131,6 +138,12 @@ class DOTSScheduler(Scheduler):
         self.predictor = predictor
         self.temperature = check_range("temperature", temperature, 0.0, None, lo_open=True)
         self.recalibrate = bool(recalibrate)
+        self.sigma = check_range("sigma", sigma, 0.0, 1.0, lo_open=True)
+        self.buffer_size = check_int("buffer_size", buffer_size, 1)
+        self.replays = self.sigma < 1.0
+        self.buf_ids = np.empty(0, dtype=np.int64)  # replay buffer, oldest first
+        self.buf_rewards = np.empty((0, 0))
+        self._replayed = 0
         self.probe: ProbeSource | None = None
         self.set_probe(probe)
         self._z = standardised(pool.features) if predictor == "attention" else None
@@ -212,11 +225,40 @@ class DOTSScheduler(Scheduler):
         out, self.queue = self.queue[:k].copy(), self.queue[k:].copy()
         return out
 
+    def replay(self, k: int) -> Feedback | None:
+        """Up to ``k − max(1, round(sigma·k))`` buffered groups to train on again (None in the first round)."""
+        self._replayed = 0
+        first_round = self._last_stats["rounds"] < 1 or (self._last_stats["rounds"] == 1 and self.queue.size > 0)
+        if not self.replays or first_round or self.buf_ids.size == 0:
+            return None
+        want = k - max(1, round(self.sigma * k))
+        # the latest group of each prompt (buffer is oldest first), then only groups with 0 < p̂ < 1
+        _, last = np.unique(self.buf_ids[::-1], return_index=True)
+        latest = np.sort(self.buf_ids.size - 1 - last)
+        rows = self.buf_rewards[latest]
+        with np.errstate(invalid="ignore"):
+            p_hat = np.nanmean(rows, axis=1)
+        eligible = latest[(p_hat > 0) & (p_hat < 1)]
+        take = min(want, eligible.size)
+        if take <= 0:
+            return None
+        chosen = np.sort(self._rng.choice(eligible, size=take, replace=False))
+        self._replayed = take
+        return Feedback(prompt_ids=self.buf_ids[chosen], rewards=self.buf_rewards[chosen])
+
     def _observe(self, feedback: Feedback) -> None:
         feedback.require_unit_rewards("dots")
         if self.predictor == "table":
             ids, sums, counts = feedback.per_prompt()
             self.last[ids] = sums / counts
+        if self.replays and feedback.m:
+            width = max(feedback.group_size, self.buf_rewards.shape[1])
+            old = np.full((self.buf_ids.size, width), np.nan)
+            old[:, : self.buf_rewards.shape[1]] = self.buf_rewards
+            new = np.full((feedback.m, width), np.nan)
+            new[:, : feedback.group_size] = feedback.rewards
+            self.buf_ids = np.concatenate([self.buf_ids, feedback.prompt_ids])[-self.buffer_size :]
+            self.buf_rewards = np.concatenate([old, new])[-self.buffer_size :]
 
     def distribution(self) -> np.ndarray | None:
         """The first-draw law of the current round, softmax(−|p̂ − alpha|/tau); None before the first round."""
@@ -234,6 +276,8 @@ class DOTSScheduler(Scheduler):
             "sched/ref_abs_err": s["ref_abs_err"],
             "sched/calib_slope": s["slope"],
             "sched/calib_intercept": s["intercept"],
+            "sched/replayed": float(self._replayed),
+            "sched/buffer": float(self.buf_ids.size),
         }
 
     def _state(self) -> dict[str, Any]:
@@ -243,6 +287,9 @@ class DOTSScheduler(Scheduler):
             "queue": self.queue.copy(),
             "last": self.last.copy(),
             "stats": dict(self._last_stats),
+            "buf_ids": self.buf_ids.copy(),
+            "buf_rewards": self.buf_rewards.copy(),
+            "replayed": self._replayed,
         }
 
     def _load_state(self, body: dict[str, Any]) -> None:
@@ -251,3 +298,7 @@ class DOTSScheduler(Scheduler):
         self.queue = np.array(body["queue"], dtype=np.int64)
         self.last = np.array(body["last"], dtype=float)
         self._last_stats = {key: float(value) for key, value in body["stats"].items()}
+        self.buf_ids = np.array(body["buf_ids"], dtype=np.int64)
+        rewards = np.array(body["buf_rewards"], dtype=float)
+        self.buf_rewards = rewards.reshape(self.buf_ids.size, -1) if self.buf_ids.size else np.empty((0, 0))
+        self._replayed = int(body["replayed"])

@@ -72,6 +72,9 @@ class BanditEnv:
     """
 
     name = "bandit"
+    #: learn() needs only ids and rewards, so it trains on replayed groups as on fresh ones (scores at the
+    #: current policy, as a trainer that recomputes log-probabilities of stale samples does)
+    learns_replay = True
 
     def __init__(self, config: BanditConfig | None = None, *, seed: int = 0) -> None:
         self.config = cfg = config or BanditConfig()
