@@ -117,10 +117,17 @@ def test_band_passes_its_defaults_and_seed_to_dapo_and_names_bad_values() -> Non
         band.set_probe(FixedWorld(SUCCESSES_4).rollout)
         picks.append(band.select(6).tolist())
     assert picks[0] == picks[1] != picks[2]
+    custom = schedsim.make_scheduler("band:variant=v1,on_cap=error", pool=schedsim.PromptPool(n=12), seed=0)
+    assert (custom.variant, custom.on_cap) == ("v1", "error")
+    point = schedsim.make_scheduler("band:tau_lo=0.5,tau_hi=0.5", pool=schedsim.PromptPool(n=12), seed=0)
+    assert point.in_band(np.array([0.45, 0.5, 0.55])).tolist() == [False, True, False]  # a one-point band
     for spec, message in [
-        ("band:tau_lo=1.5", "tau_lo=1.5"),
+        ("band:tau_lo=-0.1", "tau_lo=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("band:tau_lo=1.5,tau_hi=1.0", "tau_lo=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("band:tau_hi=-0.1", "tau_hi=-0.1 is out of range; accepted: a number in [0, 1]"),
         ("band:tau_hi=1.2", "tau_hi=1.2"),
         ("band:weight_out=1.5", "weight_out=1.5"),
+        ("band:weight_out=-0.5", "weight_out=-0.5 is out of range; accepted: a number in [0, 1]"),
         ("band:mode=soft", "mode='soft'"),
         ("band:tau_lo=0.6,tau_hi=0.4", "tau_lo=0.6 > tau_hi=0.4"),
     ]:
