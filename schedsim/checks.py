@@ -90,11 +90,27 @@ class _Script:
         return Feedback(prompt_ids=np.array(ids), rewards=rewards, step=step)
 
 
-def _run(s: Scheduler, k: int, steps: int, script: _Script) -> list[np.ndarray]:
-    """select -> observe loop; returns what was selected, checking each return value."""
+def _replayed(s: Scheduler, k: int, check: str) -> int:
+    """As the run loop does: ``replay(k)`` when the scheduler replays; checks the groups, returns how many."""
+    if not s.replays:
+        return 0
+    stale = s.replay(k)
+    if stale is None:
+        return 0
+    if not isinstance(stale, Feedback) or stale.m > k:
+        raise _fail(
+            check, f"replay({k}) returned {type(stale).__name__}; accepted: None or a Feedback of <= {k} groups"
+        )
+    stale.validate_ids(s.pool.n)
+    return stale.m
+
+
+def _run(s: Scheduler, k: int, steps: int, script: _Script, check: str = "select_ids") -> list[np.ndarray]:
+    """(replay ->) select -> observe loop; returns what was selected, checking each return value."""
     out = []
     for step in range(steps):
-        ids = passive_check_ids(s.select(k), s.pool.n, k, distinct=s.distinct)
+        fresh = k - _replayed(s, k, check)
+        ids = passive_check_ids(s.select(fresh), s.pool.n, fresh, distinct=s.distinct)
         out.append(ids.copy())
         s.observe(script.feedback(ids, step))
     return out
@@ -117,7 +133,16 @@ def _same_future(a: Scheduler, b: Scheduler, k: int, script_seed: int, group_siz
     sa = _Script(a.pool.n, group_size, script_seed)
     sb = _Script(b.pool.n, group_size, script_seed)
     for step in range(max(3, 2 * a.pool.n // max(k, 1) + 1)):  # long enough to pass an epoch boundary
-        ia, ib = a.select(k), b.select(k)
+        ra, rb = (x.replay(k) if x.replays else None for x in (a, b))
+        if (ra is None) != (rb is None) or (
+            ra is not None
+            and not (
+                np.array_equal(ra.prompt_ids, rb.prompt_ids) and np.array_equal(ra.rewards, rb.rewards, equal_nan=True)
+            )
+        ):
+            raise _fail(check, f"future replayed groups differ at step {step}")
+        fresh = k - (0 if ra is None else ra.m)
+        ia, ib = a.select(fresh), b.select(fresh)
         if not np.array_equal(ia, ib):
             raise _fail(check, f"future selections differ at step {step}: {ia[:5]}... vs {ib[:5]}...")
         da, db = a.distribution(), b.distribution()

@@ -9,6 +9,7 @@ import pytest
 import schedsim
 from schedsim.runner import RunConfig, run_unit
 from schedsim.runner.loop import ProbeMeter
+from schedsim.schedulers.dots import DOTSScheduler
 
 
 class FixedWorld:
@@ -240,3 +241,44 @@ def test_list_and_check_show_dots_and_ads() -> None:
     for spec in ("dots:ref_size=4,alpha=0.3", "ads:window=3,eps=0.1"):
         checked = CliRunner().invoke(app, ["check", spec])
         assert checked.exit_code == 0 and "passed 9 checks" in checked.output
+
+
+REPLAY_CALLS: list[int] = []
+
+
+class CountedDOTS(DOTSScheduler):
+    def replay(self, k):
+        out = super().replay(k)
+        REPLAY_CALLS.append(0 if out is None else out.m)
+        return out
+
+
+class TooManyDOTS(DOTSScheduler):
+    def replay(self, k):
+        out = super().replay(k)
+        if out is None:
+            return None
+        return schedsim.Feedback(prompt_ids=np.arange(k + 1), rewards=np.full((k + 1, 2), 0.5))
+
+
+class UnseededDOTS(DOTSScheduler):
+    def replay(self, k):
+        out = super().replay(k)
+        if out is None:
+            return None
+        pick = np.random.default_rng().permutation(out.m)  # not from the scheduler's generator
+        return schedsim.Feedback(prompt_ids=out.prompt_ids[pick], rewards=out.rewards[pick])
+
+
+def test_the_checker_runs_replay_and_catches_a_broken_one() -> None:
+    from schedsim.checks import SyntheticProbe, check_scheduler, default_pool
+
+    pool = default_pool()
+    probe = SyntheticProbe(pool.n)
+    REPLAY_CALLS.clear()
+    assert len(check_scheduler(CountedDOTS(pool, seed=0, probe=probe))) == 9
+    assert max(REPLAY_CALLS) == 4  # k = 8, sigma = 0.5: half of a batch replayed once the first round is over
+    with pytest.raises(schedsim.ConformanceError, match=r"replay\(8\) returned Feedback; accepted: None or a Feedback"):
+        check_scheduler(TooManyDOTS(pool, seed=0, probe=probe))
+    with pytest.raises(schedsim.ConformanceError, match="replayed groups differ"):
+        check_scheduler(UnseededDOTS(pool, seed=0, probe=probe), checks=["state_roundtrip"])
