@@ -499,10 +499,32 @@ def _progress() -> Any:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
-def main() -> None:
-    """Console-script entry point."""
-    sys.exit(app())
+def _click_exceptions() -> Any:
+    """The exception module of the click that typer runs on (recent typer versions carry their own copy)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # older typer: click itself
+        from click import exceptions
+    return exceptions
 
+
+def main() -> None:
+    """Console-script entry point: click's usage errors (unknown option, missing value) become one line too."""
+    cx = _click_exceptions()
+    try:
+        code = app(standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        sys.exit(2)
+    except cx.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "schedsim"
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        typer.echo(f"error: {message}; see '{where} --help'", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 if __name__ == "__main__":
     main()

@@ -653,3 +653,24 @@ def test_run_all_refuses_workers_before_writing(tmp_path: Path) -> None:
 def test_cases_cover_at_least_forty_inputs() -> None:
     ids = [case.id for case in CLI_CASES + API_CASES]
     assert len(ids) >= 40 and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["compare", "--seedz", "3"],
+            r"error: No such option: --seedz \(Possible options: --seeds\); see '.*compare --help'",
+        ),
+        (["compare", "--seeds", "x"], r"error: Invalid value for '--seeds': .*; see '.*compare --help'"),
+        (["frobnicate"], r"error: No such command 'frobnicate'; see '.*--help'"),
+    ],
+)
+def test_usage_errors_of_the_real_command_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "schedsim", *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert re.fullmatch(message, _one_line(proc.stderr)), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
