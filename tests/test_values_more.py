@@ -278,3 +278,13 @@ def test_bots_thompson_top_k_has_the_law_of_drawing_every_prompt(target: float) 
     ref = np.bincount(top.ravel(), minlength=8) / (runs * 4)
     # standard error of a frequency <= 0.0056 (8,000 runs) + 0.0028 (32,000): 0.025 is over 4 of them combined
     np.testing.assert_allclose(got / runs, ref, atol=0.025)
+
+
+def test_bots_defaults_are_the_bots_example_and_the_seed_reaches_the_draws() -> None:
+    pool = schedsim.PromptPool(n=50)
+    s = schedsim.make_scheduler("bots", pool=pool, seed=0)
+    est, rule = s.estimator, s.rule
+    assert (est.m, est.lamb, est.rho, est.adaptive_rho, est.cap_discount) == (16, 0.1, 0.1, False, 0.9)
+    assert (rule.target, rule.tau, rule.do_sample) == (0.5, 0.0, True)
+    picks = [schedsim.make_scheduler("bots", pool=pool, seed=seed).select(10).tolist() for seed in (5, 5, 6)]
+    assert picks[0] == picks[1] != picks[2]  # Thompson draws from the scheduler's seeded generator
