@@ -228,8 +228,40 @@ def test_summary_intervals_reach_the_seed_and_empty_bands_keep_their_columns() -
     ]  # fmt: skip
 
 
-def test_per_unit_rows_come_in_the_order_of_each_units_first_evaluation() -> None:
+def test_per_unit_rows_are_schedulers_as_first_seen_then_seeds_ascending() -> None:
     rows = unit_rows("b", 0, [0, 50], [0.1, 0.2]) + unit_rows("a", 1, [5, 60], [0.1, 0.3])
     rows += unit_rows("a", 0, [10, 70], [0.1, 0.4])
-    units = per_unit(pd.DataFrame(rows[::-1]), 0.9)
-    assert list(zip(units["scheduler"], units["seed"], strict=True)) == [("b", 0), ("a", 1), ("a", 0)]
+    units = per_unit(pd.DataFrame(rows[::-1]), 0.9)  # reversed: "a" is seen first, seed 1 before seed 0
+    assert list(zip(units["scheduler"], units["seed"], strict=True)) == [("a", 0), ("a", 1), ("b", 0)]
+    assert units["final"].tolist() == [0.4, 0.3, 0.2]  # each unit's evaluations sorted by rollouts
+
+
+def test_bca_summary_does_not_depend_on_the_row_order_of_the_units() -> None:
+    rng = np.random.default_rng(0)
+    rows = []
+    for spec in ("uniform", "beta", "sec"):
+        for seed in range(5):
+            acc = rng.uniform(0.3, 0.6)
+            for r in (0, 1000, 2000):
+                rows.append(
+                    {
+                        "scheduler": spec,
+                        "seed": seed,
+                        "rollouts": r,
+                        "heldout_acc": 0.1 + acc * r / 2000,
+                        "zero_var_frac": 0.2,
+                        "calib_abs_err": 0.1,
+                        "time_sched_share": 0.01,
+                    }
+                )
+    table = pd.DataFrame(rows)
+    order = ["uniform", "beta", "sec"]
+
+    def summary(t: pd.DataFrame) -> pd.DataFrame:
+        return summarize(per_unit(t, paired_targets(t, "uniform")), order, "uniform", ci="bca")
+
+    reference = summary(table)
+    units = per_unit(table.sample(frac=1, random_state=3), 0.5)
+    assert units["seed"].tolist() == list(range(5)) * 3  # seeds ascending within each scheduler
+    for state in range(4):  # the same units in another row order: the same bootstrap resamples, the same intervals
+        pd.testing.assert_frame_equal(summary(table.sample(frac=1, random_state=state)), reference)

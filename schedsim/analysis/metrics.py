@@ -52,7 +52,13 @@ def per_unit(table: pd.DataFrame, target: float | dict[int, float], metric: str 
         metric: the accuracy column.
     """
     rows = []
-    for (spec, seed), unit in table.sort_values("rollouts").groupby(["scheduler", "seed"], sort=False):
+    # canonical order whatever the input's row order: schedulers as first seen, seeds ascending, evaluations by
+    # rollouts (stable), so resampling intervals (BCa, aggregates) are the same for the same units
+    first_seen = {spec: i for i, spec in enumerate(dict.fromkeys(table["scheduler"]))}
+    table = table.assign(_order=table["scheduler"].map(first_seen)).sort_values(
+        ["_order", "seed", "rollouts"], kind="stable"
+    )
+    for (_, spec, seed), unit in table.groupby(["_order", "scheduler", "seed"], sort=False):
         r, a = unit["rollouts"].to_numpy(), unit[metric].to_numpy()
         goal = target.get(int(seed), np.nan) if isinstance(target, dict) else target
         rows.append(
