@@ -526,5 +526,6 @@ def main() -> None:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 
+
 if __name__ == "__main__":
     main()

@@ -82,6 +82,10 @@ def test_every_level_starts_strictly_inside_after_warm_start(cache: str) -> None
 
 
 def test_rollout_learn_evaluate_and_errors(env) -> None:
+    # the pool's features are the head's frozen embedding: one row per train prompt, so pcl/dots/ads use them
+    assert env.pool.features.shape == (env.train.n, env.config.n_embd)
+    np.testing.assert_allclose(env.pool.features, env.embedding.cpu().numpy())
+    assert schedsim.make_scheduler("dots", pool=env.pool, seed=0).predictor == "attention"
     sched = schedsim.make_scheduler("paced", pool=env.pool, seed=0, log_z=env.log_z)
     ids = sched.select(8)
     fb = env.rollout(ids, 4)

@@ -73,6 +73,9 @@ def test_env_face_and_determinism(model_dir: str, data_file: str) -> None:
     spec = f"llm:model={model_dir},data={data_file},max_new_tokens=4,eval_fraction=0.25"
     env = make_env(spec, seed=0)
     assert env.pool.n == 18 and env.pool.n_categories == 2
+    # pool features: the initial model's mean-pooled prompt states, one row per train prompt (pcl, dots, ads)
+    assert env.pool.features.shape == (18, env.model.config.hidden_size)
+    assert schedsim.make_scheduler("pcl", pool=env.pool, seed=0).estimator.model == "linear"
     fb = env.rollout(np.arange(4), 3)
     assert fb.rewards.shape == (4, 3) and fb.log_z.shape == (4,)
     before = [p.detach().clone() for p in env.model.parameters()]

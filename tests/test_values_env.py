@@ -210,3 +210,26 @@ def test_bandit_config_defaults_boundaries_and_presets() -> None:
     assert all(p.description for p in PRESETS.values())
     preset, parsed = parse_bandit_spec("drift,lr=0.02")
     assert preset == "drift" and (parsed.forget, parsed.drift, parsed.lr) == (0.01, 0.02, 0.02)
+
+
+def test_bandit_pool_features_are_the_embedding_the_log_z_head_sees() -> None:
+    cfg = BanditConfig(n_train=400, n_test=50, dim=6, n_categories=4, embed_visibility=0.8)
+    env = BanditEnv(cfg, seed=3)
+    feats = env.pool.features
+    assert feats.shape == (400, 6 + 4 + 1)
+    np.testing.assert_allclose(feats[:, :6], env.train.features)
+    np.testing.assert_array_equal(feats[:, 6:10], np.eye(4)[env.train.category])
+    r = np.corrcoef(feats[:, 10], env.train.hidden)[0, 1]
+    assert 0.72 < r < 0.88  # the clue's correlation with the hidden difficulty is embed_visibility = 0.8
+    twin = BanditEnv(cfg, seed=3)
+    np.testing.assert_array_equal(twin.pool.features, feats)  # part of the world: same seed, same embedding
+    for spec, attr, value in (("pcl", "estimator.model", "linear"), ("dots", "predictor", "attention")):
+        s = schedsim.make_scheduler(spec, pool=env.pool, seed=0)
+        obj = s
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        assert obj == value
+    onehot = BanditEnv(BanditConfig(features="onehot", n_train=6, n_test=6, n_categories=2), seed=0)
+    assert onehot.pool.features.shape == (6, 2 + 1)  # one-hot worlds: no identity block in the pool
+    np.testing.assert_array_equal(onehot.head.x, np.hstack([np.eye(6), onehot.pool.features]))  # the head adds it
+    np.testing.assert_array_equal(env.head.x, feats)  # category worlds: the head's inputs are the pool's features

@@ -72,7 +72,7 @@ class ADSScheduler(Scheduler):
     by the reference solution's NLL. Here the clusters are (``clustering``): ``kmeans`` on the column-standardised
     pool features (Lloyd's algorithm, 25 rounds, seeded), else ``category`` (one cluster per category), else
     ``random`` (a seeded partition into ``clusters`` near-equal parts); ``auto`` picks the first the pool supports
-    (the bandit environment: categories). The easy → hard order is the pool's ``difficulty_prior``
+    (every environment's pool carries its prompt embedding as features: ``kmeans``, K = 64). The easy → hard order is the pool's ``difficulty_prior``
     (descending) when present, else a seeded random order; with a random order the window's walk carries no
     difficulty information and ADS acts through its cluster weights.
 

@@ -56,8 +56,8 @@ class DOTSScheduler(Scheduler):
          category (the mean of all labels when none was drawn) — attention whose similarity is "same category".
        - ``table`` (neither): base_i = the latest observed group mean of prompt i (references and training
          groups), the mean label of this round's references for prompts never observed.
-       - ``auto`` (default): the first of those the pool supports. The bandit environment's pool has categories
-         and no features, so there DOTS runs on ``category``.
+       - ``auto`` (default): the first of those the pool supports (every environment's pool carries its prompt
+         embedding as features, so ``attention`` there).
     3. Selection: w_i = exp(−|p̂_i − ``alpha``| / ``tau``); ``mu``·k prompts drawn without replacement ∝ w over
        the whole pool (capped at a multiple of k that fits), shuffled, and handed out k per step.
 

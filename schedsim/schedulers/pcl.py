@@ -14,7 +14,7 @@ class PCLScheduler(ComposedScheduler):
     V(x) predicts the pass rate from the prompt alone and is regressed (squared error) on the group means of
     the prompts trained on, after each step: no extra rollouts, and V lags the policy by one step. See
     :class:`~schedsim.estimators.value.ValueModelEstimator`: a linear model on the pool's ``features`` when
-    the pool has them, else a per-prompt table (the bandit environment's pool has no features).
+    the pool has them (every environment's pool carries its prompt embedding), else a per-prompt table.
 
     Args:
         pool: the prompt pool.

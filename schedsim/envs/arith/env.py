@@ -92,7 +92,6 @@ class ArithEnv:
         self.train, self.held = make_problems(
             cfg.families, cfg.width, cfg.n_train_per_level, cfg.n_eval_per_level, cfg.task_seed
         )
-        self.pool = PromptPool(n=self.train.n, category=self.train.level)
         length = self.train.prompts.shape[1] + self.train.answers.shape[1]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -100,6 +99,9 @@ class ArithEnv:
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.warm_info = self._cached_warm_start(seed)
         self.gen.manual_seed(seed + 1)  # the RL stream does not depend on whether the warm start was cached
+        self.embedding = self._embedding()
+        # the pool carries the embedding, so amortised schedulers (pcl, dots, ads) see what the log Z head sees
+        self.pool = PromptPool(n=self.train.n, category=self.train.level, features=self.embedding.cpu().numpy())
         self.head = self._build_head(seed)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
         self.head_opt = head_optimizer(self.head, cfg)
@@ -152,18 +154,21 @@ class ArithEnv:
             os.replace(tmp, path)
             return info | {"warm/cached": 0.0}
 
+    def _embedding(self) -> torch.Tensor:
+        """Frozen prompt embeddings of the reference (warm-start) model: mean final hidden state per train prompt."""
+        with torch.no_grad():
+            prompts = torch.as_tensor(self.train.prompts, device=self.device)
+            return self.model.hidden(prompts, torch.ones_like(prompts, dtype=torch.bool)).mean(dim=1)
+
     def _build_head(self, seed: int) -> torch.nn.Module | None:
         cfg = self.config
         if cfg.head == "none":
             return None
         if cfg.head == "table":
             return TableHead(self.train.n, cfg.head_init, cfg.head_output).to(self.device)
-        with torch.no_grad():  # frozen prompt embeddings of the reference (warm-start) model
-            prompts = torch.as_tensor(self.train.prompts, device=self.device)
-            emb = self.model.hidden(prompts, torch.ones_like(prompts, dtype=torch.bool)).mean(dim=1)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 2)
-            return MLPHead(emb, cfg.head_hidden, cfg.head_init, cfg.head_output).to(self.device)
+            return MLPHead(self.embedding, cfg.head_hidden, cfg.head_init, cfg.head_output).to(self.device)
 
     # -- the environment face -----------------------------------------------------------------------------------
     def log_z(self, ids: np.ndarray) -> np.ndarray:

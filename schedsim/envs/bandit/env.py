@@ -72,8 +72,7 @@ class BanditEnv:
     """
 
     name = "bandit"
-    #: learn() needs only ids and rewards, so it trains on replayed groups as on fresh ones (scores at the
-    #: current policy, as a trainer that recomputes log-probabilities of stale samples does)
+    #: learn() needs only ids and rewards, so it trains on replayed groups as on fresh ones
     learns_replay = True
 
     def __init__(self, config: BanditConfig | None = None, *, seed: int = 0) -> None:
@@ -88,10 +87,23 @@ class BanditEnv:
         self.theta0 = np.zeros(dim)
         self.theta = self.theta0.copy()
         self.opt = Optimiser(dim, cfg.optimizer, cfg.lr, cfg.clip)
-        self.pool = PromptPool(n=cfg.n_train, category=self.train.category)
+        self.embedding = self._embedding(world_rng)
+        # the pool carries the embedding, so amortised schedulers (pcl, dots, ads) see what the log Z head sees
+        self.pool = PromptPool(n=cfg.n_train, category=self.train.category, features=self.embedding)
         self.head = self._build_head(world_rng)
         self.replay = AccuracyErrorReplay(seed=seed + 7) if cfg.replay else None
         self.kl_last = 0.0
+
+    def _embedding(self, rng: np.random.Generator) -> np.ndarray:
+        """The train prompts' "embedding", the pool's features: skill features (none in one-hot worlds, where a
+        prompt's skill only names it), category one-hot, and a noisy view of the hidden difficulty (correlation
+        ``embed_visibility``), as a real prompt embedding might carry. ``float[n_train, d + n_categories + 1]``."""
+        cfg = self.config
+        onehot_cat = np.eye(cfg.n_categories)[self.train.category]
+        vis = cfg.embed_visibility
+        clue = vis * self.train.hidden + np.sqrt(1 - vis**2) * rng.standard_normal(cfg.n_train)
+        parts = [onehot_cat, clue[:, None]]
+        return np.hstack(parts if self.train.features is None else [self.train.features, *parts])
 
     def _build_head(self, rng: np.random.Generator) -> TableHead | MLPHead | None:
         cfg = self.config
@@ -99,11 +111,8 @@ class BanditEnv:
             return None
         if cfg.head == "table":
             return TableHead(cfg.n_train, cfg.table_lr, init=cfg.head_init, output=cfg.head_output)
-        onehot_cat = np.eye(cfg.n_categories)[self.train.category]
-        feats = np.eye(cfg.n_train) if self.train.features is None else self.train.features
-        vis = cfg.embed_visibility  # a noisy view of the hidden difficulty, as a real prompt embedding might carry
-        clue = vis * self.train.hidden + np.sqrt(1 - vis**2) * rng.standard_normal(cfg.n_train)
-        inputs = np.hstack([feats, onehot_cat, clue[:, None]])
+        # the head's inputs: the embedding, plus the identity in one-hot worlds (a per-prompt input)
+        inputs = self.embedding if self.train.features is not None else np.hstack([np.eye(cfg.n_train), self.embedding])
         return MLPHead(
             inputs,
             cfg.head_hidden,

@@ -145,7 +145,11 @@ class LLMEnv:
         self.held_answers = [problems.answers[i] for i in held_idx]
         self.held_score = [scorers[i] for i in held_idx]
         self.held_category = problems.category[held_idx]
-        self.pool = PromptPool(n=len(train_idx), category=problems.category[train_idx])
+        self.embedding = self._embedding()
+        # the pool carries the embedding, so amortised schedulers (pcl, dots, ads) see what the log Z head sees
+        self.pool = PromptPool(
+            n=len(train_idx), category=problems.category[train_idx], features=self.embedding.cpu().numpy()
+        )
         self.rng = make_rng(seed + 1)
         self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr)
         self.head = self._build_head(seed)
@@ -225,16 +229,20 @@ class LLMEnv:
             return None
         if cfg.head == "table":
             return TableHead(self.pool.n, cfg.head_init, cfg.head_output).to(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + 2)
+            return MLPHead(self.embedding, cfg.head_hidden, cfg.head_init, cfg.head_output).to(self.device)
+
+    def _embedding(self) -> torch.Tensor:
+        """Frozen mean-pooled final hidden states of the initial model, one row per train prompt (float32)."""
         states = []
-        with torch.no_grad():  # frozen mean-pooled prompt states of the initial model: the "embedding"
-            for start in range(0, self.pool.n, 16):
+        with torch.no_grad():
+            for start in range(0, len(self.train_text), 16):
                 enc = self._encode(self.train_text[start : start + 16])
                 out = self.model(**enc, output_hidden_states=True)
                 mask = enc["attention_mask"].unsqueeze(-1).float()
                 states.append((out.hidden_states[-1] * mask).sum(1) / mask.sum(1))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed + 2)
-            return MLPHead(torch.cat(states).float(), cfg.head_hidden, cfg.head_init, cfg.head_output).to(self.device)
+        return torch.cat(states).float()
 
     # -- sampling and log-probs --------------------------------------------------------------------------------
     def _generate(self, texts: list[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
