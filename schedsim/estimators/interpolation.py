@@ -75,7 +75,8 @@ class InterpolatedBetaEstimator(TableEstimator):
         self.anchors = anchors
         self.alpha = np.ones(pool.n)
         self.beta = np.ones(pool.n)
-        self.p = np.full(pool.n, 0.5)
+        self._p = np.full(pool.n, 0.5)  # p̂ = alpha / (alpha + beta), recomputed lazily when read (property p)
+        self._p_rev = self.revision
         self.n_obs = np.zeros(pool.n, dtype=np.int64)
         self.cap = float("nan")  # capability c; NaN before the first batch
         self._all_ids = np.arange(pool.n)  # every task changes at every batch
@@ -109,10 +110,22 @@ class InterpolatedBetaEstimator(TableEstimator):
             f_bar[ids] = self.m * (1.0 - p_obs)
             self.alpha = keep * self.alpha + self.lamb + (1 - self.rho) * s_bar + self.rho * self.m * p_tilde
             self.beta = keep * self.beta + self.lamb + (1 - self.rho) * f_bar + self.rho * self.m * (1.0 - p_tilde)
-        np.add(self.alpha, self.beta, out=self.p)
-        np.divide(self.alpha, self.p, out=self.p)
         self.n_obs[ids] += 1
         self._touch(self._all_ids)
+
+    @property
+    def p(self) -> np.ndarray:
+        """p̂ = alpha / (alpha + beta) per task (computed on first read after a change: Thompson draws skip it)."""
+        if self._p_rev != self.revision:
+            np.add(self.alpha, self.beta, out=self._p)
+            np.divide(self.alpha, self._p, out=self._p)
+            self._p_rev = self.revision
+        return self._p
+
+    @p.setter
+    def p(self, value: np.ndarray) -> None:
+        self._p = np.array(value, dtype=np.float64)
+        self._p_rev = self.revision
 
     def seen(self) -> np.ndarray:
         return self.n_obs > 0
