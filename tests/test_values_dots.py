@@ -282,3 +282,31 @@ def test_the_checker_runs_replay_and_catches_a_broken_one() -> None:
         check_scheduler(TooManyDOTS(pool, seed=0, probe=probe))
     with pytest.raises(schedsim.ConformanceError, match="replayed groups differ"):
         check_scheduler(UnseededDOTS(pool, seed=0, probe=probe), checks=["state_roundtrip"])
+
+
+class GreedyReplayDOTS(DOTSScheduler):
+    def replay(self, k):
+        out = super().replay(k)
+        if out is None:
+            return None
+        rows = np.resize(np.arange(out.m), k)  # k groups: nothing left to roll out
+        return schedsim.Feedback(prompt_ids=out.prompt_ids[rows], rewards=out.rewards[rows])
+
+
+def test_a_step_must_keep_one_fresh_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    import schedsim.runner.loop as loop
+
+    monkeypatch.setattr(loop, "make_scheduler", lambda spec, **kw: GreedyReplayDOTS(kw.pop("pool"), **kw))
+    config = RunConfig(
+        schedulers=("dots",),
+        env="bandit:n_train=200,n_test=100",
+        seeds=1,
+        budget=3000,
+        batch=16,
+        group=4,
+        eval_every=1000,
+    )
+    with pytest.raises(
+        schedsim.SchedsimError, match="'dots' replayed 16 groups for a batch of 16; accepted: at most 15"
+    ):
+        run_unit(config, "dots", 0)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schedsim.core.errors import ParameterError
+from schedsim.core.errors import ParameterError, SchedsimError
 from schedsim.core.feedback import Feedback
 from schedsim.core.registry import make_scheduler, parse_spec, signals
 from schedsim.envs import make_env
@@ -185,6 +185,11 @@ def run_unit(config: RunConfig, spec: str, seed: int) -> pd.DataFrame:
         probed, meter.kept, meter.remaining = meter.spent, [], config.budget - used
         stale = sched.replay(config.batch) if sched.replays else None  # earlier groups, trained on for free
         n_stale = 0 if stale is None else stale.m
+        if n_stale >= config.batch:  # a step with no fresh rollout would never spend the budget
+            raise SchedsimError(
+                f"{spec!r} replayed {n_stale} groups for a batch of {config.batch}; accepted: at most "
+                f"{config.batch - 1} (every step trains on at least one fresh group)"
+            )
         try:
             ids = sched.select(config.batch - n_stale)
         except BudgetExhausted:
