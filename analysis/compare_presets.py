@@ -27,6 +27,7 @@ from schedsim.runner import SweepConfig, SweepStore, run_many
 SCHEDULERS = (
     "uniform",
     "uniform-mixed",
+    "uniform-replay",
     "paced",
     "paced:estimator=ema",
     "beta",
@@ -44,6 +45,7 @@ SCHEDULERS = (
     "band",
     "greso",
     "dots",
+    "dots:sigma=1",
     "ads",
 )
 FIGURES = Path(__file__).resolve().parent / "figures"

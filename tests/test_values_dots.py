@@ -154,8 +154,8 @@ def test_replay_serves_the_latest_mixed_group_of_each_prompt_after_the_first_rou
         s.observe(fb)
         if step == 0:
             assert s.replay(4) is None  # still the first round
-    assert s.buf_ids.size == 5  # 8 groups observed, the newest 5 kept
-    kept_ids, kept_rows = s.buf_ids.copy(), s.buf_rewards.copy()
+    assert s.buffer.size == 5  # 8 groups observed, the newest 5 kept
+    kept_ids, kept_rows = s.buffer.ids.copy(), s.buffer.rewards.copy()
     latest = {int(pid): row for pid, row in zip(kept_ids, kept_rows, strict=True)}  # later rows overwrite
     eligible = {pid for pid, row in latest.items() if 0 < row.mean() < 1}
     stale = s.replay(4)  # k - max(1, round(0.25 * 4)) = 3 wanted
@@ -310,3 +310,28 @@ def test_a_step_must_keep_one_fresh_group(monkeypatch: pytest.MonkeyPatch) -> No
         schedsim.SchedsimError, match="'dots' replayed 16 groups for a batch of 16; accepted: at most 15"
     ):
         run_unit(config, "dots", 0)
+
+
+def test_uniform_replay_control_trains_half_replayed_batches_for_free() -> None:
+    spec = "uniform-replay"
+    config = RunConfig(
+        schedulers=(spec, "uniform"),
+        env="bandit:n_train=200,n_test=100",
+        seeds=1,
+        budget=3000,
+        batch=16,
+        group=4,
+        eval_every=1000,
+    )
+    last = run_unit(config, spec, 0).iloc[-1]
+    # steps 1-2: 16 fresh (128 rollouts); then 8 fresh + 8 replayed (32 each) while a full batch (64) still fits
+    # in the budget: 128 + 88 x 32 = 2944; 90 steps against uniform's 46 (46 x 64 = 2944)
+    assert (int(last["step"]), last["rollouts"], last["sched/replayed"]) == (90, 2944, 8.0)
+    assert int(run_unit(config, "uniform", 0).iloc[-1]["step"]) == 46
+    s = schedsim.make_scheduler(
+        "uniform-replay:sigma=0.25,start=1,buffer_size=3", pool=schedsim.PromptPool(n=8), seed=0
+    )
+    assert s.replay(8) is None  # the first step is fresh
+    s.observe(schedsim.Feedback(prompt_ids=np.arange(5), rewards=np.array([[1.0, 0.0]] * 4 + [[1.0, 1.0]])))
+    stale = s.replay(8)  # 8 - max(1, round(2)) = 6 wanted; buffer keeps ids 2, 3, 4; 4 is all-correct
+    assert stale.prompt_ids.tolist() == [2, 3]

@@ -9,11 +9,12 @@ from schedsim.schedulers.gaussian import GaussianScheduler
 from schedsim.schedulers.lilo import LILOScheduler
 from schedsim.schedulers.paced import AccuracyErrorReplay, PacedScheduler, ReplayItem
 from schedsim.schedulers.sec import SECScheduler
-from schedsim.schedulers.uniform import UniformMixedScheduler, UniformScheduler
+from schedsim.schedulers.uniform import UniformMixedScheduler, UniformReplayScheduler, UniformScheduler
 
 for _cls in (
     UniformScheduler,
     UniformMixedScheduler,
+    UniformReplayScheduler,
     PacedScheduler,
     BetaScheduler,
     GaussianScheduler,
@@ -37,6 +38,7 @@ __all__ = [
     "SECScheduler",
     "SPOScheduler",
     "UniformMixedScheduler",
+    "UniformReplayScheduler",
     "UniformScheduler",
 ]
 

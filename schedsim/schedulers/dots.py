@@ -13,6 +13,7 @@ from schedsim.core.feedback import Feedback
 from schedsim.core.params import check_choice, check_int, check_range
 from schedsim.core.pool import PromptPool
 from schedsim.core.scheduler import Scheduler
+from schedsim.rules.replay import GroupBuffer
 from schedsim.rules.sampling import sample_distinct
 from schedsim.schedulers.filtering import ProbeSource
 
@@ -139,10 +140,9 @@ class DOTSScheduler(Scheduler):
         self.temperature = check_range("temperature", temperature, 0.0, None, lo_open=True)
         self.recalibrate = bool(recalibrate)
         self.sigma = check_range("sigma", sigma, 0.0, 1.0, lo_open=True)
-        self.buffer_size = check_int("buffer_size", buffer_size, 1)
+        self.buffer = GroupBuffer(buffer_size)
+        self.buffer_size = self.buffer.capacity
         self.replays = self.sigma < 1.0
-        self.buf_ids = np.empty(0, dtype=np.int64)  # replay buffer, oldest first
-        self.buf_rewards = np.empty((0, 0))
         self._replayed = 0
         self.probe: ProbeSource | None = None
         self.set_probe(probe)
@@ -229,36 +229,19 @@ class DOTSScheduler(Scheduler):
         """Up to ``k − max(1, round(sigma·k))`` buffered groups to train on again (None in the first round)."""
         self._replayed = 0
         first_round = self._last_stats["rounds"] < 1 or (self._last_stats["rounds"] == 1 and self.queue.size > 0)
-        if not self.replays or first_round or self.buf_ids.size == 0:
+        if not self.replays or first_round:
             return None
-        want = k - max(1, round(self.sigma * k))
-        # the latest group of each prompt (buffer is oldest first), then only groups with 0 < p̂ < 1
-        _, last = np.unique(self.buf_ids[::-1], return_index=True)
-        latest = np.sort(self.buf_ids.size - 1 - last)
-        rows = self.buf_rewards[latest]
-        with np.errstate(invalid="ignore"):
-            p_hat = np.nanmean(rows, axis=1)
-        eligible = latest[(p_hat > 0) & (p_hat < 1)]
-        take = min(want, eligible.size)
-        if take <= 0:
-            return None
-        chosen = np.sort(self._rng.choice(eligible, size=take, replace=False))
-        self._replayed = take
-        return Feedback(prompt_ids=self.buf_ids[chosen], rewards=self.buf_rewards[chosen])
+        stale = self.buffer.sample(k - max(1, round(self.sigma * k)), self._rng)
+        self._replayed = 0 if stale is None else stale.m
+        return stale
 
     def _observe(self, feedback: Feedback) -> None:
         feedback.require_unit_rewards("dots")
         if self.predictor == "table":
             ids, sums, counts = feedback.per_prompt()
             self.last[ids] = sums / counts
-        if self.replays and feedback.m:
-            width = max(feedback.group_size, self.buf_rewards.shape[1])
-            old = np.full((self.buf_ids.size, width), np.nan)
-            old[:, : self.buf_rewards.shape[1]] = self.buf_rewards
-            new = np.full((feedback.m, width), np.nan)
-            new[:, : feedback.group_size] = feedback.rewards
-            self.buf_ids = np.concatenate([self.buf_ids, feedback.prompt_ids])[-self.buffer_size :]
-            self.buf_rewards = np.concatenate([old, new])[-self.buffer_size :]
+        if self.replays:
+            self.buffer.add(feedback)
 
     def distribution(self) -> np.ndarray | None:
         """The first-draw law of the current round, softmax(−|p̂ − alpha|/tau); None before the first round."""
@@ -277,7 +260,7 @@ class DOTSScheduler(Scheduler):
             "sched/calib_slope": s["slope"],
             "sched/calib_intercept": s["intercept"],
             "sched/replayed": float(self._replayed),
-            "sched/buffer": float(self.buf_ids.size),
+            "sched/buffer": float(self.buffer.size),
         }
 
     def _state(self) -> dict[str, Any]:
@@ -287,8 +270,7 @@ class DOTSScheduler(Scheduler):
             "queue": self.queue.copy(),
             "last": self.last.copy(),
             "stats": dict(self._last_stats),
-            "buf_ids": self.buf_ids.copy(),
-            "buf_rewards": self.buf_rewards.copy(),
+            "buffer": self.buffer.state_dict(),
             "replayed": self._replayed,
         }
 
@@ -298,7 +280,5 @@ class DOTSScheduler(Scheduler):
         self.queue = np.array(body["queue"], dtype=np.int64)
         self.last = np.array(body["last"], dtype=float)
         self._last_stats = {key: float(value) for key, value in body["stats"].items()}
-        self.buf_ids = np.array(body["buf_ids"], dtype=np.int64)
-        rewards = np.array(body["buf_rewards"], dtype=float)
-        self.buf_rewards = rewards.reshape(self.buf_ids.size, -1) if self.buf_ids.size else np.empty((0, 0))
+        self.buffer.load_state_dict(body["buffer"])
         self._replayed = int(body["replayed"])
