@@ -335,3 +335,54 @@ def test_uniform_replay_control_trains_half_replayed_batches_for_free() -> None:
     s.observe(schedsim.Feedback(prompt_ids=np.arange(5), rewards=np.array([[1.0, 0.0]] * 4 + [[1.0, 1.0]])))
     stale = s.replay(8)  # 8 - max(1, round(2)) = 6 wanted; buffer keeps ids 2, 3, 4; 4 is all-correct
     assert stale.prompt_ids.tolist() == [2, 3]
+
+
+# -- the replay buffer itself -----------------------------------------------------------------------------------
+def test_group_buffer_pads_keeps_the_newest_and_refuses_a_bad_capacity() -> None:
+    from schedsim.rules.replay import GroupBuffer
+
+    with pytest.raises(schedsim.ParameterError, match="buffer_size=0"):
+        GroupBuffer(0)
+    buf = GroupBuffer(3)
+    assert buf.size == 0 and buf.ids.dtype == np.int64 and buf.rewards.shape == (0, 0)
+    assert buf.sample(2, np.random.default_rng(0)) is None  # empty
+    buf.add(schedsim.Feedback(prompt_ids=np.empty(0, dtype=np.int64), rewards=np.empty((0, 2))))
+    assert buf.size == 0 and buf.rewards.shape == (0, 0)  # an empty batch adds nothing
+    buf.add(schedsim.Feedback(prompt_ids=np.array([7]), rewards=np.array([[1.0, 0.0]])))
+    assert buf.ids.tolist() == [7] and buf.rewards.shape == (1, 2)  # a single group is kept
+    buf.add(schedsim.Feedback(prompt_ids=np.array([5, 6]), rewards=np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])))
+    np.testing.assert_array_equal(buf.rewards[0], [1.0, 0.0, np.nan])  # the older, narrower row padded with NaN
+    buf.add(schedsim.Feedback(prompt_ids=np.array([9]), rewards=np.array([[0.0, 1.0]])))
+    assert buf.ids.tolist() == [5, 6, 9]  # capacity 3: the oldest (7) dropped
+    np.testing.assert_array_equal(buf.rewards[2], [0.0, 1.0, np.nan])  # the newer, narrower row padded too
+    assert not np.isnan(buf.rewards[:2]).any()
+
+
+def test_group_buffer_sample_law_and_state() -> None:
+    from schedsim.rules.replay import GroupBuffer
+
+    buf = GroupBuffer(10)
+    rows = [[1, 0], [1, 1], [0, 0], [1, 0], [0, 1], [1, np.nan], [0, 1]]
+    buf.add(schedsim.Feedback(prompt_ids=np.array([0, 1, 2, 3, 1, 4, 0]), rewards=np.array(rows, dtype=float)))
+    # latest per prompt: 0 -> row 6 (0.5), 1 -> row 4 (0.5), 2 -> row 2 (0: out), 3 -> row 3 (0.5), 4 -> row 5 (1: out)
+    assert buf.sample(0, np.random.default_rng(0)) is None
+    everything = buf.sample(10, np.random.default_rng(0))
+    assert everything.prompt_ids.tolist() == [3, 1, 0]  # buffer order of rows 3, 4, 6
+    np.testing.assert_array_equal(everything.rewards, [[1, 0], [0, 1], [0, 1]])
+    got = buf.sample(2, np.random.default_rng(5))
+    expected_rows = np.sort(np.random.default_rng(5).choice(np.array([3, 4, 6]), size=2, replace=False))
+    assert got.prompt_ids.tolist() == buf.ids[expected_rows].tolist()  # uniform without replacement, seeded
+    only_one = GroupBuffer(4)
+    only_one.add(schedsim.Feedback(prompt_ids=np.array([2]), rewards=np.array([[0.0, 1.0]])))
+    assert only_one.sample(3, np.random.default_rng(0)).prompt_ids.tolist() == [2]  # one eligible group
+    none_mixed = GroupBuffer(4)
+    none_mixed.add(schedsim.Feedback(prompt_ids=np.array([2, 3]), rewards=np.array([[0.0, 0.0], [1.0, 1.0]])))
+    assert none_mixed.sample(3, np.random.default_rng(0)) is None
+    twin = GroupBuffer(10)
+    state = buf.state_dict()
+    twin.load_state_dict({"ids": state["ids"].tolist(), "rewards": state["rewards"].tolist()})  # as JSON would hold it
+    assert twin.ids.dtype == np.int64 and twin.ids.tolist() == buf.ids.tolist()
+    np.testing.assert_array_equal(twin.rewards, buf.rewards)
+    empty = GroupBuffer(2)
+    empty.load_state_dict({"ids": [], "rewards": []})
+    assert empty.rewards.shape == (0, 0) and empty.size == 0

@@ -288,3 +288,31 @@ def test_bots_defaults_are_the_bots_example_and_the_seed_reaches_the_draws() -> 
     assert (rule.target, rule.tau, rule.do_sample) == (0.5, 0.0, True)
     picks = [schedsim.make_scheduler("bots", pool=pool, seed=seed).select(10).tolist() for seed in (5, 5, 6)]
     assert picks[0] == picks[1] != picks[2]  # Thompson draws from the scheduler's seeded generator
+
+
+class MeanPosterior(FixedPosterior):
+    """A stand-in with posterior means too (``values``)."""
+
+    def values(self) -> np.ndarray:
+        return self.alpha / (self.alpha + self.beta)
+
+
+def test_closest_to_target_softmax_and_greedy_branches() -> None:
+    from schedsim.rules.closest import ClosestToTarget
+
+    pool = schedsim.PromptPool(n=3)
+    est = MeanPosterior([9.0, 1.0, 30.0], [1.0, 9.0, 10.0])  # means 0.9, 0.1, 0.75
+    assert ClosestToTarget(pool, target=0.2, tau=0.0, do_sample=False).distribution(est) is None  # greedy
+    sharp = ClosestToTarget(pool, target=0.0, tau=0.001, do_sample=False).distribution(est)
+    # scores -0.9, -0.1, -0.75 over tau = 0.001: every exp underflows unless shifted by the maximum
+    assert np.isfinite(sharp).all() and sharp[1] == pytest.approx(1.0)
+    soft = ClosestToTarget(pool, target=0.2, tau=0.5, do_sample=False).distribution(est)
+    z = -np.abs(0.2 - np.array([0.9, 0.1, 0.75])) / 0.5
+    np.testing.assert_allclose(soft, np.exp(z) / np.exp(z).sum())
+    # softmax over Thompson draws: needs only posterior(); the draws come from the generator
+    thompson = ClosestToTarget(pool, target=0.2, tau=0.5, do_sample=True)
+    draws = [
+        thompson.select(1, FixedPosterior([9.0, 1.0, 30.0], [1.0, 9.0, 10.0]), np.random.default_rng(s))[0]
+        for s in range(40)
+    ]
+    assert set(draws) <= {0, 1, 2} and len(set(draws)) > 1
