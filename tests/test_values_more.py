@@ -4,6 +4,7 @@ asymmetric parameters that a wrong formula would fail."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -316,3 +317,64 @@ def test_closest_to_target_softmax_and_greedy_branches() -> None:
         for s in range(40)
     ]
     assert set(draws) <= {0, 1, 2} and len(set(draws)) > 1
+
+
+def test_interpolated_beta_estimator_defaults_and_bad_values() -> None:
+    from schedsim.estimators.interpolation import InterpolatedBetaEstimator
+
+    pool = schedsim.PromptPool(n=3)
+    est = InterpolatedBetaEstimator(pool)
+    assert (est.m, est.lamb, est.rho, est.adaptive_rho, est.cap_discount, est.anchors) == (
+        16,
+        0.1,
+        0.1,
+        False,
+        0.9,
+        None,
+    )
+    np.testing.assert_array_equal(est.estimate(), [0.5, 0.5, 0.5])  # Beta(1, 1) before any batch
+    assert est.n_obs.dtype == np.int64
+    for kwargs, message in [
+        ({"m": 0}, "m=0"),
+        ({"lamb": -0.1}, "lamb=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ({"lamb": 1.1}, "lamb=1.1 is out of range; accepted: a number in [0, 1]"),
+        ({"rho": -0.1}, "rho=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ({"rho": 1.1}, "rho=1.1 is out of range; accepted: a number in [0, 1]"),
+        ({"cap_discount": 1.5}, "cap_discount=1.5 is out of range; accepted: a number in [0, 1]"),
+        ({"anchors": np.zeros((2, 4))}, "anchors has shape (2, 4); accepted: finite pass rates of shape (2, 3)"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match=re.escape(message)):
+            InterpolatedBetaEstimator(pool, **kwargs)
+    ints = InterpolatedBetaEstimator(pool, anchors=[[0, 1, 0], [1, 1, 1]])
+    assert ints.anchors.dtype == np.float64 and not ints.anchors.flags.writeable
+
+
+def test_interpolated_pseudo_counts_are_clipped_to_unit_pass_rates() -> None:
+    from schedsim.estimators.interpolation import InterpolatedBetaEstimator
+
+    pool = schedsim.PromptPool(n=3)
+    # task 0 observed all-correct against anchors 0 -> 0.2: c = 1 / (0.2 + 1e-6), about 5
+    est = InterpolatedBetaEstimator(pool, m=4, lamb=0.5, rho=0.25, anchors=[[0.0, 0.9, 0.1], [0.2, 1.0, 0.9]])
+    est.observe(fb([0], [group(4, 4)]))
+    c = 1.0 / (0.2 + 1e-6)
+    assert est.cap == pytest.approx(c)
+    # task 1: 0.9 + 0.1 c = 1.4 -> 1; task 2: 0.1 + 0.8 c -> 1; alpha = 0.5 + 0.5 + 0.25 * 4 * p~
+    np.testing.assert_allclose(est.alpha[1:], [2.0, 2.0])
+    np.testing.assert_allclose(est.beta[1:], [1.0, 1.0])
+    low = InterpolatedBetaEstimator(pool, m=4, lamb=0.5, rho=0.25, anchors=[[0.2, 0.1, 0.0], [0.6, 0.9, 0.5]])
+    low.observe(fb([0], [group(0, 4)]))  # c = -0.2 / 0.4: task 1 at 0.1 - 0.4 = -0.3 -> 0, task 2 at -0.25 -> 0
+    np.testing.assert_allclose(low.alpha[1:], [1.0, 1.0])
+    np.testing.assert_allclose(low.beta[1:], [2.0, 2.0])
+
+
+def test_adaptive_rho_halves_at_a_mean_miss_of_exactly_a_quarter_and_uses_the_difference() -> None:
+    from schedsim.estimators.interpolation import InterpolatedBetaEstimator
+
+    pool = schedsim.PromptPool(n=3)
+    anchors = [[0.0, 0.5, 0.3], [1.0, 0.5, 0.3]]
+    edge = InterpolatedBetaEstimator(pool, m=4, rho=0.5, adaptive_rho=True, anchors=anchors)
+    edge.observe(fb([0, 1], [group(1, 4), group(1, 4)]))  # c = 0: p~ = (0, 0.5) against 0.25 each: misses 0.25
+    assert edge.rho == 0.25
+    close = InterpolatedBetaEstimator(pool, m=4, rho=0.5, adaptive_rho=True, anchors=anchors)
+    close.observe(fb([0, 1], [group(2, 4), group(2, 4)]))  # c ~ 0.5: p~ ~ (0.5, 0.5) = observed: no miss
+    assert close.rho == 0.5
