@@ -107,6 +107,22 @@ def test_band_drop_pads_with_zero_weight_and_weight_mode_down_weights() -> None:
     np.testing.assert_array_equal(s.loss_weights(np.arange(3)), [1, 1, 1])  # bare ids: no rewards, no weighting
 
 
+def test_dapo_defaults_are_the_recipe_and_bad_values_are_named() -> None:
+    s = schedsim.make_scheduler("dapo", pool=schedsim.PromptPool(n=12), seed=0)
+    assert (s.variant, s.oversample, s.max_num_gen_batches, s.probe_group, s.on_cap) == ("recipe", 3.0, 10, 8, "pad")
+    v1 = schedsim.make_scheduler("dapo:variant=v1,oversample=1,max_num_gen_batches=0", pool=schedsim.PromptPool(n=12))
+    assert (v1.variant, v1.oversample, v1.max_num_gen_batches) == ("v1", 1.0, 0)  # 0 = no cap (the v1 buffer's)
+    for spec, message in [
+        ("dapo:variant=x", "variant='x' is not accepted; accepted: 'recipe', 'v1'"),
+        ("dapo:oversample=0.5", "oversample=0.5 is out of range; accepted: a number in [1, inf)"),
+        ("dapo:max_num_gen_batches=-1", "max_num_gen_batches=-1 is out of range; accepted: an integer in [0, inf)"),
+        ("dapo:on_cap=z", "on_cap='z' is not accepted; accepted: 'pad', 'error'"),
+        ("dapo:probe_group=0", "probe_group=0 is out of range; accepted: an integer >= 1"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match=re.escape(message)):
+            schedsim.make_scheduler(spec, pool=schedsim.PromptPool(n=12), seed=0)
+
+
 def test_band_passes_its_defaults_and_seed_to_dapo_and_names_bad_values() -> None:
     s = schedsim.make_scheduler("band", pool=schedsim.PromptPool(n=12), seed=0)
     assert (s.oversample, s.max_num_gen_batches, s.probe_group, s.variant, s.on_cap) == (3.0, 10, 8, "recipe", "pad")
