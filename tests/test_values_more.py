@@ -378,3 +378,28 @@ def test_adaptive_rho_halves_at_a_mean_miss_of_exactly_a_quarter_and_uses_the_di
     close = InterpolatedBetaEstimator(pool, m=4, rho=0.5, adaptive_rho=True, anchors=anchors)
     close.observe(fb([0, 1], [group(2, 4), group(2, 4)]))  # c ~ 0.5: p~ ~ (0.5, 0.5) = observed: no miss
     assert close.rho == 0.5
+
+
+def test_pcl_and_candidate_top_k_defaults_seed_and_bad_values() -> None:
+    from schedsim.rules.candidates import CandidateTopK
+
+    pool = schedsim.PromptPool(n=40)
+    s = schedsim.make_scheduler("pcl", pool=pool, seed=0)
+    assert (s.rule.tau, s.rule.pool_factor, s.estimator.lr, s.estimator.steps, s.estimator.init) == (
+        0.5,
+        4,
+        0.5,
+        1,
+        0.5,
+    )
+    rule = CandidateTopK(pool)
+    assert (rule.tau, rule.pool_factor) == (0.5, 4)
+    picks = [schedsim.make_scheduler("pcl", pool=pool, seed=seed).select(5).tolist() for seed in (2, 2, 3)]
+    assert picks[0] == picks[1] != picks[2]  # candidates drawn from the scheduler's seeded generator
+    for spec, message in [
+        ("pcl:tau=-0.1", "tau=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("pcl:tau=1.5", "tau=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("pcl:pool_factor=0", "pool_factor=0 is out of range; accepted: an integer in [1, inf)"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match=re.escape(message)):
+            schedsim.make_scheduler(spec, pool=pool, seed=0)
