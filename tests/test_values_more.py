@@ -403,3 +403,16 @@ def test_pcl_and_candidate_top_k_defaults_seed_and_bad_values() -> None:
     ]:
         with pytest.raises(schedsim.ParameterError, match=re.escape(message)):
             schedsim.make_scheduler(spec, pool=pool, seed=0)
+
+
+def test_category_scores_count_a_category_seen_through_a_single_rollout() -> None:
+    from schedsim.estimators.progress import CategoryScores
+
+    scores = CategoryScores(schedsim.PromptPool(n=4, category=[0, 0, 1, 1]), "tscl")
+    nan = float("nan")
+    fbk = schedsim.Feedback(prompt_ids=np.array([0, 2]), rewards=np.array([[1.0, nan], [0.0, 1.0]]))
+    dx, observed = scores.update(fbk)  # category 0: one real rollout (1.0); category 1: 0.5
+    assert observed.tolist() == [True, True]
+    np.testing.assert_allclose(dx, [1.0, 0.5])
+    with pytest.raises(schedsim.PoolError, match="tscl"):
+        CategoryScores(schedsim.PromptPool(n=4), "tscl")  # names who needs the categories
