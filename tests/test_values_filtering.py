@@ -256,3 +256,37 @@ def test_list_and_check_show_the_filters() -> None:
         assert any(line.startswith(name) and paper in line for line in listed.splitlines())
         checked = CliRunner().invoke(app, ["check", f"{name}:probe_group=4"])
         assert checked.exit_code == 0 and "passed 9 checks" in checked.output
+
+
+def build_n(spec: str, successes: list[int]):
+    """``build`` on a pool of len(successes) prompts, loader in identity order."""
+    world = FixedWorld(successes)
+    meter = ProbeMeter(world)
+    s = schedsim.make_scheduler(spec, pool=schedsim.PromptPool(n=len(successes)), seed=0, probe=meter)
+    s.loader.order = np.arange(len(successes), dtype=np.int64)
+    s.loader.pos, s.loader.epoch = 0, 0
+    return s, meter, world
+
+
+def test_dapo_v1_credits_carry_over_between_rounds() -> None:
+    # G = 4, k = 6. Round 1 (0-5) drops 5 -> 2 credits; round 2 rolls 2 (6, 7), both dropped: 2 - 2 + 4 = 4 credits;
+    # round 3 rolls min(4, 6) = 4 (8-11)
+    world_a = [1, 2, 3, 1, 2, 0, 4, 0, 2, 2, 2, 2] + [2] * 8
+    s, meter, world = build_n("dapo:variant=v1,probe_group=4", world_a)
+    assert s.select(6).tolist() == [0, 1, 2, 3, 4, 8]
+    assert [len(c) for c in world.calls] == [6, 2, 4] and meter.spent == 48
+    # k = 5. Round 1 (0-4) drops 4 -> 8 credits; round 2 rolls 5 (5-9), drops 2: 8 - 5 + 4 = 7 credits;
+    # round 3 rolls min(7, 5) = 5 (10-14): the leftover credits count
+    world_b = [0, 4, 0, 4, 2, 1, 2, 3, 4, 0] + [2] * 10
+    s, meter, world = build_n("dapo:variant=v1,probe_group=4", world_b)
+    assert s.select(5).tolist() == [4, 5, 6, 7, 10]
+    assert [len(c) for c in world.calls] == [5, 5, 5]
+
+
+def test_dapo_without_a_round_cap_refills_until_the_batch_is_full() -> None:
+    # max_num_gen_batches = 0 means no cap: the recipe rolls 6 prompts a round until 6 mixed groups are kept (the
+    # fourth round gets the last 2 unseen prompts of the pool)
+    world = [0] * 14 + [2] * 6
+    s, _, calls = build_n("dapo:max_num_gen_batches=0,oversample=1,probe_group=4", world)
+    assert s.select(6).tolist() == [14, 15, 16, 17, 18, 19]
+    assert [len(c) for c in calls.calls] == [6, 6, 6, 2] and s.metrics()["sched/filter_rounds"] == 4.0

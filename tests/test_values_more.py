@@ -416,3 +416,22 @@ def test_category_scores_count_a_category_seen_through_a_single_rollout() -> Non
     np.testing.assert_allclose(dx, [1.0, 0.5])
     with pytest.raises(schedsim.PoolError, match="tscl"):
         CategoryScores(schedsim.PromptPool(n=4), "tscl")  # names who needs the categories
+
+
+def test_interpolated_beta_discounts_its_history_on_the_second_batch_and_counts_observations() -> None:
+    from schedsim.estimators.interpolation import InterpolatedBetaEstimator
+
+    pool = schedsim.PromptPool(n=3)
+    anchors = [[0.2, 0.4, 0.0], [0.6, 0.8, 0.5]]
+    est = InterpolatedBetaEstimator(pool, m=4, lamb=0.5, rho=0.25, cap_discount=0.8, anchors=anchors)
+    est.observe(fb([0], [group(2, 4)]))
+    alpha1, beta1 = est.alpha.copy(), est.beta.copy()
+    est.observe(fb([0], [group(4, 4)]))
+    c = 0.3 / (0.4 + 1e-6)
+    c2 = 0.8 * c + 0.2 * (1.0 - 0.2) / (0.4 + 1e-6)
+    p_tilde = np.clip(np.array([0.2, 0.4, 0.0]) + c2 * np.array([0.4, 0.4, 0.5]), 0, 1)
+    p_tilde[0] = 1.0  # observed
+    # alpha = 0.5 alpha1 + 0.5 + 0.75 * 4 * s_bar + 0.25 * 4 * p~ (s_bar = 1 for task 0 only)
+    np.testing.assert_allclose(est.alpha, 0.5 * alpha1 + 0.5 + np.array([3.0, 0, 0]) + p_tilde)
+    np.testing.assert_allclose(est.beta, 0.5 * beta1 + 0.5 + (1 - p_tilde))
+    assert est.n_obs.tolist() == [2, 0, 0] and est.seen().tolist() == [True, False, False]
