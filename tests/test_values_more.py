@@ -262,21 +262,22 @@ def test_bots_thompson_top_k_has_the_law_of_drawing_every_prompt(target: float) 
     drawing all N posteriors and taking the k closest to target (inclusion frequencies, 8,000 runs each)."""
     from schedsim.rules.closest import ClosestToTarget
 
-    alpha = [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 6.0, 3.0]  # five prompts at the Beta(1, 1) prior, three observed
-    beta = [1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 2.0, 3.0]
+    # five prompts at the Beta(1, 1) prior; five observed, two of them with one parameter still at 1
+    alpha = [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 6.0, 3.0, 1.0, 4.0]
+    beta = [1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 2.0, 3.0, 5.0, 1.0]
     est = FixedPosterior(alpha, beta)
-    rule = ClosestToTarget(schedsim.PromptPool(n=8), target=target, tau=0.0, do_sample=True)
+    rule = ClosestToTarget(schedsim.PromptPool(n=10), target=target, tau=0.0, do_sample=True)
     runs, k = 8000, 3
     rng = np.random.default_rng(1)
-    got = np.zeros(8)
+    got = np.zeros(10)
     for _ in range(runs):
         picked = rule.select(k, est, rng)
         assert picked.size == k and np.unique(picked).size == k
         got[picked] += 1
     ref_rng = np.random.default_rng(2)
-    draws = ref_rng.beta(est.alpha, est.beta, size=(runs * 4, 8))
+    draws = ref_rng.beta(est.alpha, est.beta, size=(runs * 4, 10))
     top = np.argsort(np.abs(target - draws), axis=1)[:, :k]
-    ref = np.bincount(top.ravel(), minlength=8) / (runs * 4)
+    ref = np.bincount(top.ravel(), minlength=10) / (runs * 4)
     # standard error of a frequency <= 0.0056 (8,000 runs) + 0.0028 (32,000): 0.025 is over 4 of them combined
     np.testing.assert_allclose(got / runs, ref, atol=0.025)
 
@@ -435,3 +436,20 @@ def test_interpolated_beta_discounts_its_history_on_the_second_batch_and_counts_
     np.testing.assert_allclose(est.alpha, 0.5 * alpha1 + 0.5 + np.array([3.0, 0, 0]) + p_tilde)
     np.testing.assert_allclose(est.beta, 0.5 * beta1 + 0.5 + (1 - p_tilde))
     assert est.n_obs.tolist() == [2, 0, 0] and est.seen().tolist() == [True, False, False]
+
+
+def test_closest_to_target_without_prior_only_prompts_and_its_bad_values() -> None:
+    from schedsim.rules.closest import ClosestToTarget
+
+    pool = schedsim.PromptPool(n=3)
+    rule = ClosestToTarget(pool, target=0.3)
+    assert (rule.target, rule.tau, rule.do_sample, rule.pool) == (0.3, 0.0, True, pool)
+    sharp = FixedPosterior([300.0, 3000.0, 100.0], [700.0, 1000.0, 900.0])  # no task at the prior: means .3, .75, .1
+    assert rule.select(1, sharp, np.random.default_rng(0)).tolist() == [0]
+    for kwargs, message in [
+        ({"target": -0.1}, "target=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ({"target": 1.5}, "target=1.5 is out of range; accepted: a number in [0, 1]"),
+        ({"tau": -1.0}, "tau=-1.0 is out of range"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match=re.escape(message)):
+            ClosestToTarget(pool, **kwargs)
