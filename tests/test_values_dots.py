@@ -386,3 +386,20 @@ def test_group_buffer_sample_law_and_state() -> None:
     empty = GroupBuffer(2)
     empty.load_state_dict({"ids": [], "rewards": []})
     assert empty.rewards.shape == (0, 0) and empty.size == 0
+
+
+def test_group_buffer_edges_single_capacity_single_draw_and_newest_group() -> None:
+    from schedsim.rules.replay import GroupBuffer
+
+    one = GroupBuffer(1)  # the smallest buffer
+    one.add(schedsim.Feedback(prompt_ids=np.array([3, 4]), rewards=np.array([[1.0, 0.0], [0.0, 1.0]])))
+    assert one.ids.tolist() == [4]
+    buf = GroupBuffer(5)
+    # prompt 0's old group is all-correct, its newest mixed: the newest is the one that counts
+    buf.add(schedsim.Feedback(prompt_ids=np.array([0, 0, 1]), rewards=np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])))
+    assert buf.sample(5, np.random.default_rng(0)).prompt_ids.tolist() == [0, 1]
+    assert buf.sample(1, np.random.default_rng(0)).m == 1  # one group asked, one given
+    empty = GroupBuffer(3)
+    empty.load_state_dict({"ids": [], "rewards": []})  # an empty JSON list stays an integer id array
+    empty.add(schedsim.Feedback(prompt_ids=np.array([2]), rewards=np.array([[0.0, 1.0]])))
+    assert empty.ids.dtype == np.int64 and empty.sample(1, np.random.default_rng(0)).prompt_ids.tolist() == [2]
