@@ -61,6 +61,11 @@ class GroupBuffer:
         chosen = np.sort(rng.choice(eligible, size=take, replace=False))
         return Feedback(prompt_ids=self.ids[chosen], rewards=self.rewards[chosen])
 
+    def replay(self, k: int, sigma: float, rng: np.random.Generator) -> Feedback | None:
+        """For a step of ``k`` groups with fresh share ``sigma``: up to ``k − max(1, round(sigma·k))`` groups
+        (:meth:`sample`), so that every step keeps at least one fresh group."""
+        return self.sample(k - max(1, round(sigma * k)), rng)
+
     def state_dict(self) -> dict[str, Any]:
         return {"ids": self.ids.copy(), "rewards": self.rewards.copy()}
 

@@ -231,7 +231,7 @@ class DOTSScheduler(Scheduler):
         first_round = self._last_stats["rounds"] < 1 or (self._last_stats["rounds"] == 1 and self.queue.size > 0)
         if not self.replays or first_round:
             return None
-        stale = self.buffer.sample(k - max(1, round(self.sigma * k)), self._rng)
+        stale = self.buffer.replay(k, self.sigma, self._rng)
         self._replayed = 0 if stale is None else stale.m
         return stale
 

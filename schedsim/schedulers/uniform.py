@@ -111,7 +111,7 @@ class UniformReplayScheduler(UniformScheduler):
         self._replayed = 0
         if not self.replays or self._steps <= self.start:
             return None
-        stale = self.buffer.sample(k - max(1, round(self.sigma * k)), self._rng)
+        stale = self.buffer.replay(k, self.sigma, self._rng)
         self._replayed = 0 if stale is None else stale.m
         return stale
 
