@@ -221,6 +221,9 @@ def test_bandit_pool_features_are_the_embedding_the_log_z_head_sees() -> None:
     np.testing.assert_array_equal(feats[:, 6:10], np.eye(4)[env.train.category])
     r = np.corrcoef(feats[:, 10], env.train.hidden)[0, 1]
     assert 0.72 < r < 0.88  # the clue's correlation with the hidden difficulty is embed_visibility = 0.8
+    # clue = 0.8 * hidden + sqrt(1 - 0.8**2) * noise: the residual's std is 0.6 (0.699 if the noise scale were
+    # sqrt(1 - 0.8**3), 0.8 if it were sqrt(1 - 0.8)); at n = 400 its sampling sd is about 0.02
+    assert 0.55 < np.std(feats[:, 10] - 0.8 * env.train.hidden) < 0.65
     twin = BanditEnv(cfg, seed=3)
     np.testing.assert_array_equal(twin.pool.features, feats)  # part of the world: same seed, same embedding
     for spec, attr, value in (("pcl", "estimator.model", "linear"), ("dots", "predictor", "attention")):
