@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from fixed_world import FixedWorld
 
 import schedsim
 from schedsim.runner import RunConfig, run_unit
@@ -16,19 +17,6 @@ from schedsim.runner.loop import ProbeMeter
 SUCCESSES_4 = [4, 1, 0, 2, 4, 0, 3, 4, 1, 2, 0, 2]
 # 12 prompts, G = 20: p̂ = 0, .1, .7, .75, 1, .8, .05, .4, .5, .15, .6, .95
 SUCCESSES_20 = [0, 2, 14, 15, 20, 16, 1, 8, 10, 3, 12, 19]
-
-
-class FixedWorld:
-    """An environment whose prompt i always gets ``successes[i]`` ones then zeros; records every rollout call."""
-
-    def __init__(self, successes: list[int]) -> None:
-        self.successes = np.array(successes)
-        self.calls: list[list[int]] = []
-
-    def rollout(self, ids: np.ndarray, group: int) -> schedsim.Feedback:
-        self.calls.append(ids.tolist())
-        rewards = (np.arange(group)[None, :] < self.successes[ids][:, None]).astype(float)
-        return schedsim.Feedback(prompt_ids=ids, rewards=rewards)
 
 
 def build(spec: str, successes: list[int], order: list[int] | None = None, epoch: int = 0):
@@ -61,8 +49,20 @@ def test_dapo_cap_pads_with_dropped_groups_or_raises() -> None:
     assert s.select(4).tolist() == [1, 3, 0, 2]
     assert meter.spent == 24 and s.metrics()["sched/padded_groups"] == 2.0
     s, _, _ = build("dapo:oversample=1.5,max_num_gen_batches=1,probe_group=4,on_cap=error", SUCCESSES_4)
-    with pytest.raises(schedsim.SchedsimError, match="2 of 4 groups kept after 1 rollout rounds"):
+    with pytest.raises(
+        schedsim.SchedsimError,
+        match=r"^dapo: 2 of 4 groups kept after 1 rollout rounds; accepted: on_cap=pad, or a larger "
+        r"max_num_gen_batches \(0: no cap\)$",
+    ):
         s.select(4)
+
+
+def test_dapo_rolls_out_a_generation_batch_of_one() -> None:
+    # k = 1, oversample 1: each round rolls out one prompt; 0 (4/4) is dropped, 1 (1/4) kept after 2 rounds
+    s, meter, world = build("dapo:oversample=1,probe_group=4", SUCCESSES_4)
+    assert s.select(1).tolist() == [1]
+    assert world.calls == [[0], [1]] and meter.spent == 8
+    assert s.metrics()["sched/filter_rounds"] == 2.0
 
 
 def test_dapo_v1_gives_two_refill_credits_per_dropped_group() -> None:
