@@ -189,6 +189,138 @@ def test_pools_adv_range_gate() -> None:
         schedsim.make_scheduler("pools:gate=true", pool=pool, seed=0).select(1)
 
 
+def test_pools_defaults_seed_zero_weight_worlds_and_bad_values() -> None:
+    pool = schedsim.PromptPool(n=6)
+    s = schedsim.make_scheduler("pools", pool=pool, seed=0)
+    assert (s.hard_max, s.normal_max, s.unseen_weight, s.gate) == (0.25, 0.75, 1.0, False)
+    np.testing.assert_array_equal(s.pool_weights, [0.2, 1.0, 0.2])
+    assert (s.reject_min, s.reject_max, s.probe_group, s.max_rounds, s.adv_std) == (0.0, 0.0, 8, 16, "none")
+    np.testing.assert_array_equal(s.estimates(), np.full(6, 0.5))  # unseen prompts read as 0.5
+    picks = [schedsim.make_scheduler("pools", pool=pool, seed=seed).select(8).tolist() for seed in (4, 4, 5)]
+    assert picks[0] == picks[1] != picks[2]  # draws from the scheduler's seeded generator
+    # unseen prompts weigh 0: the distribution is uniform until a prompt is seen, then all mass is on it
+    s = schedsim.make_scheduler("pools:unseen_weight=0,hard_weight=0.5", pool=pool, seed=0)
+    np.testing.assert_array_equal(s.distribution(), np.full(6, 1 / 6))
+    s.observe(fb([2], [group(1, 4)]))
+    np.testing.assert_array_equal(s.distribution(), [0, 0, 1, 0, 0, 0])
+    assert s.select(3).tolist() == [2, 2, 2]
+    # bounds: 0 <= hard_max <= normal_max <= 1, weights >= 0 (unseen_weight 0.5 is accepted)
+    schedsim.make_scheduler("pools:unseen_weight=0.5,hard_max=0.4,normal_max=0.4", pool=pool, seed=0)
+    schedsim.make_scheduler("pools:probe_group=1,max_rounds=1", pool=pool, seed=0)  # the smallest accepted
+    with pytest.raises(ParameterError, match=r"^pools: reject_min=inf is out of range; accepted: a number in \(-inf"):
+        schedsim.make_scheduler("pools", pool=pool, seed=0, reject_min=math.inf)
+    for spec, message in [
+        ("pools:hard_max=-0.1", "hard_max=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("pools:hard_max=1.5,normal_max=1", "hard_max=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("pools:hard_max=0.5,normal_max=0.4", "normal_max=0.4 is out of range; accepted: a number in [0.5, 1]"),
+        ("pools:normal_max=1.5", "normal_max=1.5 is out of range; accepted: a number in [0.25, 1]"),
+        ("pools:hard_weight=-0.1", "hard_weight=-0.1 is out of range; accepted: a number in [0, inf)"),
+        ("pools:normal_weight=-1", "normal_weight=-1.0 is out of range; accepted: a number in [0, inf)"),
+        ("pools:easy_weight=-0.5", "easy_weight=-0.5 is out of range; accepted: a number in [0, inf)"),
+        ("pools:unseen_weight=-2", "unseen_weight=-2.0 is out of range; accepted: a number in [0, inf)"),
+        (
+            "pools:hard_weight=0,normal_weight=0,easy_weight=0,unseen_weight=0",
+            "every pool weight is 0; accepted: at least one positive weight",
+        ),
+        ("pools:reject_min=0.2,reject_max=0.1", "reject_max=0.1 is out of range; accepted: a number in [0.2, inf)"),
+        ("pools:max_rounds=0", "max_rounds=0 is out of range; accepted: an integer in [1, inf)"),
+        ("pools:probe_group=0", "probe_group=0 is out of range; accepted: an integer in [1, inf)"),
+        ("pools:adv_std=batch", "adv_std='batch' is not accepted; accepted: 'unbiased', 'population', 'none'"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match="^pools: " + re.escape(message)):
+            schedsim.make_scheduler(spec, pool=pool, seed=0)
+
+
+def test_pools_gate_probes_every_prompt_once_and_fills_from_rejected_or_fresh_draws() -> None:
+    # [0, 0] admits prompts 1 and 3 only, so for k = 3 of 4 the gate probes the whole pool (distinct, no empty
+    # round) and trains on 1 and 3 (admitted first) plus one of 0 and 2: a rejected group of the last round, or, when
+    # that round admitted its only prompt, a fresh distinct draw. 4 probed - 3 trained = 1 rejected.
+    pool = schedsim.PromptPool(n=4)
+    last_rounds = set()
+    for seed in range(10):
+        probe = ScriptedProbe()
+        s = schedsim.make_scheduler("pools:gate=true,probe_group=4", pool=pool, seed=seed, probe=probe)
+        assert s.metrics()["sched/gate_rejected"] == 0.0 and s.metrics()["sched/est_seen_frac"] == 0.0
+        ids = s.select(3).tolist()
+        assert sorted(ids[:2]) == [1, 3] and ids[2] in (0, 2)
+        probed = [i for call in probe.calls for i in call]
+        assert sorted(probed) == [0, 1, 2, 3] and all(probe.calls)
+        m = s.metrics()
+        assert m["sched/gate_rejected"] == 1.0 and m["sched/est_seen_frac"] == 1.0
+        last_rounds.add(tuple(probe.calls[-1]))
+    assert last_rounds & {(1,), (3,)} and last_rounds & {(0,), (2,)}  # both ways of filling were exercised
+    # a probe that admits everything: one round of k distinct prompts, nothing rejected
+    calls = []
+
+    def admit_all(ids: np.ndarray, g: int) -> schedsim.Feedback:
+        calls.append(ids.tolist())
+        return fb(ids.tolist(), [group(2, 4)] * ids.size)
+
+    s = schedsim.make_scheduler("pools:gate=true", pool=pool, seed=0, probe=admit_all)
+    assert len(set(s.select(2).tolist())) == 2 and len(calls) == 1
+    assert s.metrics()["sched/gate_rejected"] == 0.0
+
+
+def test_pools_gate_with_zero_weights_draws_distinct_unprobed_prompts() -> None:
+    # only the normal pool weighs: every unprobed prompt has weight 0, so each round falls back to a uniform draw
+    # among the unprobed ones, never a probed one again
+    pool = schedsim.PromptPool(n=4)
+    spec = "pools:gate=true,probe_group=4,unseen_weight=0,hard_weight=0,easy_weight=0"
+    for seed in range(5):
+        probe = ScriptedProbe()
+        s = schedsim.make_scheduler(spec, pool=pool, seed=seed, probe=probe)
+        assert sorted(s.select(3)[:2].tolist()) == [1, 3]
+        assert sorted(i for call in probe.calls for i in call) == [0, 1, 2, 3]
+    # without the gate, all-zero weights draw uniformly with replacement
+    s = schedsim.make_scheduler("pools:unseen_weight=0", pool=schedsim.PromptPool(n=6), seed=0)
+    counts = np.bincount(s.select(600), minlength=6)
+    assert counts.min() > 60  # about 100 each; a draw of the last id only, or of none, fails
+
+
+def test_pools_gate_reads_the_trainers_advantages_and_admits_a_group_without_rollouts() -> None:
+    s = schedsim.make_scheduler("pools:gate=true,reject_min=-0.1,reject_max=0.1", pool=schedsim.PromptPool(n=3))
+    nan = float("nan")
+    feedback = schedsim.Feedback(
+        prompt_ids=np.array([0, 1, 2]),
+        rewards=np.array([[1.0, 0.0, 0.0], [1.0, 0.0, nan], [nan, nan, nan]]),
+        advantages=np.array([[0.05, -0.05, 0.0], [0.5, -0.5, nan], [nan, nan, nan]]),
+    )
+    # row 0: rewards mixed, but the trainer's advantages all lie in [-0.1, 0.1]: rejected; row 2: no rollouts
+    np.testing.assert_array_equal(s.admit(feedback), [False, True, True])
+
+
+def test_pools_probe_answers_state_and_messages_are_checked() -> None:
+    pool = schedsim.PromptPool(n=4)
+    for bad in (lambda ids, g: fb((ids[::-1]).tolist(), [group(1, 4)] * ids.size), lambda ids, g: "rows"):
+        s = schedsim.make_scheduler("pools:gate=true,probe_group=4", pool=pool, seed=0, probe=bad)
+        message = "probe returned feedback that does not match the probed ids; accepted: one row per id"
+        with pytest.raises(schedsim.FeedbackError, match="^" + re.escape(message) + "$"):
+            s.select(2)
+    message = (
+        "pools:gate=true probes groups to admit them; pass make_scheduler('pools:gate=true', ..., probe=fn) with "
+        "fn(ids, G) -> Feedback (the schedsim runner provides one and charges its rollouts)"
+    )
+    with pytest.raises(MissingSignalError, match="^" + re.escape(message) + "$"):
+        schedsim.make_scheduler("pools:gate=true", pool=pool, seed=0).select(1)
+    with pytest.raises(ParameterError, match=r"^pools: probe=3 is not callable; accepted: a function probe\(ids, G\)"):
+        schedsim.make_scheduler("pools", pool=pool, seed=0, probe=3)
+    s = schedsim.make_scheduler("pools", pool=pool, seed=0)
+    with pytest.raises(schedsim.FeedbackError, match=r"^pools needs rewards in \[0, 1\] \(pass/fail\); got 2.0$"):
+        s.observe(fb([0], [[2.0, 0.0]]))
+    # state: integer scores load as floats (a later observation is not truncated); the gate's count comes back
+    state = s.state_dict()
+    state["body"] = {"score": [0, 1, 1, 0], "rejected": 5}
+    s.load_state_dict(state)
+    s.observe(fb([0], [group(1, 4)]))
+    np.testing.assert_array_equal(s.estimates(), [0.25, 1.0, 1.0, 0.0])
+    gated = schedsim.make_scheduler("pools:gate=true", pool=pool, seed=0, probe=ScriptedProbe())
+    gated.load_state_dict({**gated.state_dict(), "body": {"score": [0.5] * 4, "rejected": 5}})
+    assert gated.metrics()["sched/gate_rejected"] == 5.0
+    state["body"] = {"score": [0.5] * 3, "rejected": 0}
+    with pytest.raises(schedsim.StateError, match=re.escape("pools state has (3,) scores; accepted: (4,)")):
+        s.load_state_dict(state)
+
+
 # -- bots --------------------------------------------------------------------------------------------------
 def test_bots_without_anchors_relaxes_unobserved_tasks_to_the_prior() -> None:
     pool = schedsim.PromptPool(n=3)
