@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -179,3 +181,47 @@ def test_category_q_equals_a_loop_over_arms(batches: list[schedsim.Feedback], al
             vals = np.abs(adv[rows])[~np.isnan(adv[rows])]
             q[c] = (1 - alpha) * q[c] + alpha * (vals.mean() if vals.size else 0.0)
     np.testing.assert_allclose(est.q, q, rtol=1e-12, atol=1e-15)
+
+
+def test_value_model_defaults_bounds_and_bookkeeping() -> None:
+    from schedsim.estimators.value import ValueModelEstimator
+
+    bare = schedsim.PromptPool(n=3)
+    est = ValueModelEstimator(bare)
+    assert (est.model, est.lr, est.steps, est.init, est.incremental) == ("table", 0.5, 1, 0.5, True)
+    state = est.state_dict()
+    assert state["w"].shape == (0,) and state["n_obs"].dtype == np.int64
+    np.testing.assert_array_equal(est.values(), [0.5, 0.5, 0.5])
+    assert not est.values().flags.writeable  # the table itself, read-only
+    # a batch of one prompt, seen twice: V <- V + 0.5 (y - V): 0.5 -> 0.75 -> 0.625 (y = 1, then 0.5)
+    est.observe(fb([1], [[1.0, 1.0]]))
+    assert est.touched.tolist() == [1] and est.revision == 1
+    est.observe(fb([1], [[1.0, 0.0]]))
+    np.testing.assert_allclose(est.estimate(), [0.5, 0.625, 0.5])
+    assert est.n_obs.tolist() == [0, 2, 0] and est.metrics() == {"sched/est_seen_frac": pytest.approx(1 / 3)}
+    featured = schedsim.PromptPool(n=3, features=np.array([[1.0], [2.0], [-3.0]]))
+    table = ValueModelEstimator(featured, model="table")  # asked for, though the pool has features
+    assert table.model == "table" and table.v.shape == (3,)
+    linear = ValueModelEstimator(featured, lr=0.1, init=0.6)
+    assert (linear.model, linear.incremental, linear.state_dict()["v"].shape) == ("linear", False, (0,))
+    # one step on y = (1, 0) at x = (1, 2): err = (0.6 - 1, 0.6 - 0) = (-0.4, 0.6); w -= 0.1 (x.err)/2 = -0.04,
+    # b -= 0.1 mean(err) = 0.01: w = -0.04, b = 0.59; V = 0.55, 0.51, 0.71
+    linear.observe(fb([0, 1], [[1.0], [0.0]]))
+    np.testing.assert_allclose(linear.w, [-0.04, 0.59])
+    np.testing.assert_allclose(linear.values(), [0.55, 0.51, 0.71])
+    linear.w = np.array([0.5, 0.2])  # V = 0.7, 1.2, -1.3: clipped to [0, 1]
+    np.testing.assert_allclose(linear.estimate(), [0.7, 1.0, 0.0])
+    for kwargs, message in [
+        ({"model": "mlp"}, "model='mlp' is not accepted; accepted: 'auto', 'linear', 'table'"),
+        ({"lr": 0.0}, "lr=0.0 is out of range; accepted: a number in (0, inf)"),
+        ({"lr": -1.0}, "lr=-1.0 is out of range; accepted: a number in (0, inf)"),
+        ({"steps": 0}, "steps=0 is out of range; accepted: an integer in [1, inf)"),
+        ({"init": -0.1}, "init=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ({"init": 1.5}, "init=1.5 is out of range; accepted: a number in [0, 1]"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match="^" + re.escape(message) + "$"):
+            ValueModelEstimator(bare, **kwargs)
+    message = "value model 'linear' needs pool features; accepted: PromptPool(n, features=(n, d))"
+    with pytest.raises(schedsim.PoolError, match="^" + re.escape(message) + "$"):
+        ValueModelEstimator(bare, model="linear")
+    ValueModelEstimator(bare, steps=1, init=1.0, lr=1e-9)  # the edges accepted
