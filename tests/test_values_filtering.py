@@ -195,6 +195,87 @@ def test_greso_adapts_p_toward_its_targets_after_epoch_0_only() -> None:
     assert s.p_easy == pytest.approx(0.48) and s.p_hard == 0.95  # 0.96 clipped to p_max
 
 
+def test_greso_next_round_at_exactly_the_cap_is_the_last_and_adaptation_edges() -> None:
+    s = schedsim.make_scheduler("greso:target_zv=0.75,p_step=0.02", pool=schedsim.PromptPool(n=64))
+    assert s.next_round_size(16, 4, 0.375) == (24, True)  # int(12 / 0.625 x 1.25) = 24 = the cap: still the last
+    s.loader.epoch = 1
+    # easy share 1/4 = 0.75/3 and hard share 2/4 = 2 x 0.75/3, both exactly at their targets: both p decrease
+    s._counts[:] = (1, 2, 4)
+    s.adapt()
+    assert (s.p_easy, s.p_hard) == (pytest.approx(0.48), pytest.approx(0.48))
+    # easy share 4/20 = 0.2 < 0.25 and hard share 0 < 0.5: both increase
+    s._counts[:] = (4, 0, 20)
+    s.adapt()
+    assert (s.p_easy, s.p_hard) == (pytest.approx(0.5), pytest.approx(0.5))
+    s._counts[:] = (1, 0, 1)  # a step of one group, easy: p_easy decreases, p_hard increases
+    s.adapt()
+    assert (s.p_easy, s.p_hard) == (pytest.approx(0.48), pytest.approx(0.52))
+    s.adapt()  # no group rolled out since: nothing moves
+    assert (s.p_easy, s.p_hard) == (pytest.approx(0.48), pytest.approx(0.52))
+
+
+def test_greso_defaults_seed_and_bad_values() -> None:
+    pool = schedsim.PromptPool(n=64)
+    s = schedsim.make_scheduler("greso", pool=pool, seed=0)
+    assert (s.p_easy, s.p_hard, s.target_zv, s.p_step, s.p_min, s.p_max, s.min_keep) == (
+        0.5,
+        0.5,
+        0.25,
+        0.01,
+        0.05,
+        0.95,
+        0.01,
+    )
+    assert (s.easy_at, s.hard_at, s.presample, s.presample_min, s.chunk, s.margin, s.probe_group) == (
+        1.0,
+        0.0,
+        1.5,
+        0.25,
+        0.125,
+        1.25,
+        8,
+    )
+    # skip draws come from the scheduler's seeded generator: prompts 0-63 on an easy run of 1 are kept w.p. 0.5
+    kept = []
+    for seed in (1, 1, 2):
+        g = schedsim.make_scheduler("greso:probe_group=4", pool=pool, seed=seed, probe=FixedWorld([4] * 64).rollout)
+        g.easy_run[:] = 1
+        g.loader.epoch = 1
+        g.select(4)
+        kept.append(g.metrics()["sched/skipped"])
+    assert kept[0] == kept[1] != kept[2]
+    # edges accepted: p_min = p_max, easy_at just above hard_at, presample_min = presample
+    schedsim.make_scheduler("greso:p_min=0.3,p_max=0.3,easy_at=0.9,hard_at=0.8,presample=1,presample_min=1", pool=pool)
+    for spec, message in [
+        ("greso:p_easy=1.5", "p_easy=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_hard=-0.5", "p_hard=-0.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_hard=1.5", "p_hard=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:target_zv=-0.1", "target_zv=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("greso:target_zv=1.5", "target_zv=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_step=-0.1", "p_step=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_step=1.5", "p_step=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_min=-0.1", "p_min=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_min=1.5,p_max=1", "p_min=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_max=-0.1,p_min=0", "p_max=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_max=1.5", "p_max=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:p_min=0.6,p_max=0.5", "p_min=0.6 > p_max=0.5; accepted: p_min <= p_max"),
+        ("greso:min_keep=-0.1", "min_keep=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("greso:min_keep=1.5", "min_keep=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:easy_at=-0.1", "easy_at=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("greso:easy_at=1.5", "easy_at=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:hard_at=-0.1", "hard_at=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("greso:hard_at=1.5", "hard_at=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("greso:hard_at=0.5,easy_at=0.5", "hard_at=0.5 >= easy_at=0.5; accepted: hard_at < easy_at"),
+        ("greso:presample=0", "presample=0.0 is out of range; accepted: a number in (0, inf)"),
+        ("greso:presample_min=0", "presample_min=0.0 is out of range; accepted: a number in (0, 1.5]"),
+        ("greso:presample_min=2", "presample_min=2.0 is out of range; accepted: a number in (0, 1.5]"),
+        ("greso:chunk=0", "chunk=0.0 is out of range; accepted: a number in (0, inf)"),
+        ("greso:margin=0", "margin=0.0 is out of range; accepted: a number in (0, inf)"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match="^greso: " + re.escape(message) + "$"):
+            schedsim.make_scheduler(spec, pool=pool, seed=0)
+
+
 def test_greso_step_rolls_screened_rounds_sized_by_the_estimate() -> None:
     # k = 4, S = ceil(1.0 x 4) = 4 in chunks of 2; first epoch: nothing seen, nothing skipped
     spec = "greso:presample=1,chunk=0.5,margin=0.5,p_easy=0,p_hard=0,p_min=0,min_keep=0,probe_group=4"
