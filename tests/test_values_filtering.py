@@ -298,6 +298,51 @@ def test_greso_step_rolls_screened_rounds_sized_by_the_estimate() -> None:
     assert s.p_easy == 0.0 and s.p_hard == pytest.approx(0.01)
 
 
+def test_greso_round_sizes_chunks_and_a_fully_skipped_step() -> None:
+    # chunks of ceil(0.1 x 4) = 1: the first round stops at exactly S = ceil(0.75 x 4) = 3 survivors
+    s, _, world = build("greso:presample=0.75,chunk=0.1,probe_group=4", SUCCESSES_4)
+    s.select(4)
+    assert world.calls[0] == [0, 1, 2]
+    # a round that keeps exactly k ends the step: 0-3 keep 1 and 3 for k = 2
+    s, _, world = build("greso:presample=2,probe_group=4", SUCCESSES_4)
+    assert s.select(2).tolist() == [1, 3] and world.calls == [[0, 1, 2, 3]]
+    assert s.metrics()["sched/filter_rounds"] == 1.0
+    # the next round is sized by the zero-variance share zv = 1/4 (not the kept share 3/4): int(1 x 4 / 0.75 / 4)
+    # = 1, so a last round of one prompt (2, all wrong); padded with the first dropped (0)
+    order = [1, 3, 6, 0, 2, 8, 9, 11, 4, 5, 7, 10]
+    s, _, world = build("greso:presample=1,chunk=0.25,margin=1,probe_group=4", SUCCESSES_4, order=order)
+    assert s.select(4).tolist() == [1, 3, 6, 0] and world.calls == [[1, 3, 6, 0], [2]]
+    m = s.metrics()
+    assert (m["sched/filter_rounds"], m["sched/p_easy"], m["sched/p_hard"], m["sched/skipped"]) == (2.0, 0.5, 0.5, 0.0)
+    # a later epoch in which every prompt is on an easy run and is skipped for sure: no rollout at all, the batch is
+    # two distinct fresh prompts
+    s, meter, world = build("greso:p_easy=0,p_min=0,min_keep=0,probe_group=4", SUCCESSES_4, epoch=1)
+    s.easy_run[:] = 1
+    ids = s.select(2).tolist()
+    assert len(set(ids)) == 2 and world.calls == [] and meter.spent == 0
+    assert s.metrics()["sched/skipped"] == 12.0 and s.metrics()["sched/filter_rounds"] == 0.0
+    state = s.state_dict()
+    twin, _, _ = build("greso:probe_group=4", SUCCESSES_4)
+    twin.load_state_dict(state)
+    assert twin.metrics()["sched/skipped"] == 12.0 and twin.easy_run.tolist() == [1] * 12
+
+
+def test_greso_skips_each_prompt_of_a_chunk_on_its_own_draw() -> None:
+    # chunks of ceil(4 x 4) = 16 prompts on an easy run of 1, kept w.p. 0.5 each: the number skipped is not a
+    # multiple of 16 (as it would be if a chunk were kept or skipped whole)
+    pool = schedsim.PromptPool(n=64)
+    skipped = []
+    for seed in range(5):
+        g = schedsim.make_scheduler(
+            "greso:chunk=4,probe_group=4", pool=pool, seed=seed, probe=FixedWorld([4] * 64).rollout
+        )
+        g.easy_run[:] = 1
+        g.loader.epoch = 1
+        g.select(4)
+        skipped.append(int(g.metrics()["sched/skipped"]))
+    assert any(n % 16 for n in skipped)
+
+
 # -- the runner charges every probe rollout --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "spec",
