@@ -29,6 +29,63 @@ def build(spec: str, successes: list[int], order: list[int] | None = None, epoch
     return s, meter, world
 
 
+# -- the shared pieces: the loader, the mixed-group test, the probe checks --------------------------------------------
+def test_epoch_loader_consumes_whole_permutations_and_counts_epochs() -> None:
+    from schedsim.schedulers.filtering import EpochLoader
+
+    loader, rng = EpochLoader(4), np.random.default_rng(7)
+    assert (loader.epoch, loader.pos, loader.order.size) == (-1, 0, 0)
+    first = loader.take(4, np.zeros(4, dtype=bool), rng)
+    assert loader.epoch == 0 and sorted(first.tolist()) == [0, 1, 2, 3] and first.dtype == np.int64
+    np.testing.assert_array_equal(first, loader.order)  # consumed in order
+    second = loader.take(4, np.zeros(4, dtype=bool), rng)  # the next step: a fresh permutation, from its first id
+    assert loader.epoch == 1 and loader.pos == 4 and second.tolist() == loader.order.tolist()
+    loader.take(2, np.zeros(4, dtype=bool), rng)
+    assert loader.epoch == 2 and loader.pos == 2
+    assert loader.take(3, np.ones(4, dtype=bool), rng).size == 0  # everything offered this step: nothing more
+
+
+def test_mixed_groups_on_ragged_single_and_pair_groups() -> None:
+    from schedsim.schedulers.filtering import mixed_groups
+
+    nan = float("nan")
+    rows = [[1, 0, nan, nan], [1, 1, nan, nan], [0, 0, 0, 0], [1, nan, nan, nan], [nan, 0, 1, nan], [0, 0, 1, 1]]
+    fb = schedsim.Feedback(prompt_ids=np.arange(6), rewards=np.array(rows, dtype=float))
+    # mixed: a ragged pair 1/0, the 0/1 pair with gaps and 0011; a single rollout is kept (nothing to compare)
+    np.testing.assert_array_equal(mixed_groups(fb), [True, False, False, True, True, True])
+
+
+def test_probing_schedulers_check_their_probe_and_start_from_zero_metrics() -> None:
+    pool = schedsim.PromptPool(n=12)
+    s = schedsim.make_scheduler("dapo:probe_group=1", pool=pool, seed=0)  # a group of 1 is accepted
+    m = s.metrics()
+    assert [m[f"sched/{key}"] for key in ("filter_rounds", "probed_groups", "kept_groups", "padded_groups")] == [
+        0.0
+    ] * 4
+    with pytest.raises(schedsim.ParameterError, match=r"^dapo: probe_group=True is out of range; accepted: an integer"):
+        schedsim.make_scheduler("dapo", pool=pool, seed=0, probe_group=True)
+    with pytest.raises(schedsim.ParameterError, match=r"^dapo: probe=3 is not callable; accepted: a function probe\("):
+        schedsim.make_scheduler("dapo", pool=pool, seed=0, probe=3)
+    message = (
+        "dapo needs fresh rollouts to choose; pass make_scheduler('dapo', ..., probe=fn) with fn(ids, G) -> Feedback "
+        "(the schedsim runner provides one and charges its rollouts)"
+    )
+    with pytest.raises(schedsim.MissingSignalError, match="^" + re.escape(message) + "$"):
+        s.select(2)
+    message = "probe returned feedback that does not match the probed ids; accepted: one row per id"
+    reverse = lambda ids, g: FixedWorld(SUCCESSES_4).rollout(ids[::-1].copy(), g)  # noqa: E731
+    for bad in (reverse, lambda ids, g: "rows"):
+        s.set_probe(bad)
+        with pytest.raises(schedsim.FeedbackError, match="^" + re.escape(message) + "$"):
+            s.select(2)
+    # state: the last step's counts come back
+    s, _, _ = build("dapo:oversample=1.5,probe_group=4", SUCCESSES_4)
+    s.select(4)
+    twin, _, _ = build("dapo:probe_group=4", SUCCESSES_4)
+    twin.load_state_dict(s.state_dict())
+    assert twin.metrics() == s.metrics() and twin.metrics()["sched/probed_groups"] == 12.0
+
+
 # -- dapo ---------------------------------------------------------------------------------------------------------
 def test_dapo_recipe_refills_in_generation_batches_until_k_mixed_groups() -> None:
     # gen batch ceil(1.5 x 4) = 6: round 1 rolls 0-5 and keeps 1, 3; round 2 rolls 6-11 and keeps 6, 8, 9, 11;
@@ -48,6 +105,8 @@ def test_dapo_cap_pads_with_dropped_groups_or_raises() -> None:
     s, meter, _ = build("dapo:oversample=1.5,max_num_gen_batches=1,probe_group=4", SUCCESSES_4)
     assert s.select(4).tolist() == [1, 3, 0, 2]
     assert meter.spent == 24 and s.metrics()["sched/padded_groups"] == 2.0
+    s, _, _ = build("dapo:oversample=1.5,probe_group=4,on_cap=error", SUCCESSES_4)
+    assert s.select(2).tolist() == [1, 3]  # exactly k kept (after 2 rounds): no error
     s, _, _ = build("dapo:oversample=1.5,max_num_gen_batches=1,probe_group=4,on_cap=error", SUCCESSES_4)
     with pytest.raises(
         schedsim.SchedsimError,
