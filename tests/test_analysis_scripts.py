@@ -93,3 +93,43 @@ def test_bench_adapters_smoke() -> None:
     verl_line = next(line for line in out.splitlines() if line.startswith("verl"))
     assert float(re.search(r"observe\) ([\d.]+) ms per step of ([\d.]+) ms", trl_line).group(2)) > 0
     assert "2 steps of 4 prompts" in trl_line and "(8 prompts x 2 rollouts x 4 tokens)" in verl_line
+
+
+def test_mutation_score_resolves_listed_equivalents_and_sets_them_aside() -> None:
+    import collections
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mutation_score", Path("analysis/mutation_score.py"))
+    ms = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ms)
+    names = [
+        "schedsim.a.x_f__mutmut_1",
+        "schedsim.a.x_f__mutmut_2",
+        "schedsim.a.xǁCǁm__mutmut_3",
+        "schedsim.a.xǁCǁg__mutmut_4",
+        "schedsim.b.x_f__mutmut_1",
+        "schedsim.b.xǁDǁ__init____mutmut_9",
+    ]
+    text = "\n".join(
+        [
+            "# title, `f_1` outside a module heading does not count",
+            "## schedsim.a (`C`)",
+            "- `f_1`, `_2` (a bare number continues f); `C.m_3` and a method of the heading's class: `g_4`.",
+            "prose `f_7` outside a list item does not count",
+            "## schedsim.b",
+            "- `D.__init___9`, `f_5` (no such mutant)",
+            "## Scores",
+            "- `f_1` of schedsim.b would count only under its heading",
+        ]
+    )
+    found, unknown = ms.listed_equivalents(text, names)
+    assert found == set(names) - {"schedsim.b.x_f__mutmut_1"}
+    assert unknown == ["schedsim.b: f_5"]
+    pairs = [(n, "survived") for n in names] + [("schedsim.a.x_f__mutmut_8", "killed")]
+    pairs += [("schedsim.a.x_f__mutmut_9", "timeout"), ("schedsim.a.x_f__mutmut_10", "not checked")]
+    counts = ms.table(pairs, found)
+    assert counts["schedsim.a"] == collections.Counter(survived=4, listed=4, killed=1, timeout=1)
+    # raw: 1 killed of 6 checked; score: (1 + 1) / (6 - 4)
+    assert ms.scores(counts["schedsim.a"]) == (1 / 6, 1.0)
+    raw, score = ms.scores(counts["schedsim.b"])  # one listed survivor of two
+    assert (raw, score) == (0.0, 0.0)
