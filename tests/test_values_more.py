@@ -120,6 +120,59 @@ def test_tscl_thompson_draws_one_stored_progress_per_arm() -> None:
         schedsim.make_scheduler("tscl:teacher=online", pool=pool, seed=0)  # thompson needs the sampling teacher
 
 
+def test_tscl_and_exp3s_defaults_seed_and_bad_values() -> None:
+    pool = schedsim.PromptPool(n=6, category=CATS3)
+    s = schedsim.make_scheduler("tscl", pool=pool, seed=0)
+    assert (s.teacher, s.policy, s.alpha, s.window, s.epsilon, s.temperature, s.absolute) == (
+        "sampling",
+        "thompson",
+        0.1,
+        10,
+        0.1,
+        4e-4,
+        True,
+    )
+    assert s.dx.shape == (10, 3) and (s.n_dx, s.t) == (0, 0)
+    np.testing.assert_allclose(s.arm_probabilities(), [1 / 3] * 3)  # an empty FIFO: Q = 1 everywhere, tied
+    assert [s.metrics()[f"sched/arm_prob/{c}"] for c in range(3)] == pytest.approx([1 / 3] * 3)
+    e = schedsim.make_scheduler("exp3s", pool=pool, seed=0)
+    assert (e.eta, e.epsilon, e.beta, e.reservoir, e.t, e.n_rewards) == (0.01, 0.05, 0.0, 1000, 0, 0)
+    for spec in ("tscl", "exp3s"):
+        picks = []
+        for seed in (3, 3, 4):
+            sched = schedsim.make_scheduler(spec, pool=pool, seed=seed)
+            sched.observe(fb([0, 2], [group(3, 4), group(1, 4)]))
+            picks.append(sched.select(6).tolist())
+        assert picks[0] == picks[1] != picks[2]  # queues and policy draws from the scheduler's seed
+    # edges accepted
+    schedsim.make_scheduler("tscl:teacher=online,policy=egreedy,alpha=1,window=1,epsilon=1", pool=pool)
+    schedsim.make_scheduler("tscl:epsilon=0", pool=pool)
+    schedsim.make_scheduler("exp3s:epsilon=1,beta=0,reservoir=1", pool=pool)
+    for spec, message in [
+        ("tscl:teacher=x", "teacher='x' is not accepted; accepted: 'sampling', 'online', 'window'"),
+        ("tscl:policy=x", "policy='x' is not accepted; accepted: 'thompson', 'egreedy', 'boltzmann'"),
+        (
+            "tscl:teacher=window",
+            "policy='thompson' needs teacher='sampling', not 'window'; accepted: teacher='sampling', or "
+            "policy='egreedy' / 'boltzmann'",
+        ),
+        ("tscl:alpha=0", "alpha=0.0 is out of range; accepted: a number in (0, 1]"),
+        ("tscl:alpha=1.5", "alpha=1.5 is out of range; accepted: a number in (0, 1]"),
+        ("tscl:window=0", "window=0 is out of range; accepted: an integer in [1, inf)"),
+        ("tscl:epsilon=-0.1", "epsilon=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("tscl:epsilon=1.5", "epsilon=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("tscl:temperature=0", "temperature=0.0 is out of range; accepted: a number in (0, inf)"),
+        ("exp3s:eta=0", "eta=0.0 is out of range; accepted: a number in (0, inf)"),
+        ("exp3s:epsilon=-0.1", "epsilon=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("exp3s:epsilon=1.5", "epsilon=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("exp3s:beta=-0.1", "beta=-0.1 is out of range; accepted: a number in [0, inf)"),
+        ("exp3s:reservoir=0", "reservoir=0 is out of range; accepted: an integer in [1, inf)"),
+    ]:
+        name = spec.partition(":")[0]
+        with pytest.raises(ParameterError, match="^" + re.escape(f"{name}: {message}") + "$"):
+            schedsim.make_scheduler(spec, pool=pool, seed=0)
+
+
 # -- exp3s -------------------------------------------------------------------------------------------------
 def test_exp3s_two_updates() -> None:
     pool = schedsim.PromptPool(n=6, category=CATS3)
