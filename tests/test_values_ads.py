@@ -3,9 +3,11 @@ rates, the cluster weights and the selected ids are exact."""
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction as F
 
 import numpy as np
+import pytest
 
 import schedsim
 
@@ -103,3 +105,51 @@ def test_random_and_kmeans_clusterings() -> None:
     s = schedsim.make_scheduler("ads:clusters=2", pool=schedsim.PromptPool(n=6, features=blobs), seed=1)
     assert s.clustering == "kmeans"
     assert sorted(sorted(m.tolist()) for m in s.members) == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_ads_defaults_clustering_choice_and_bad_values() -> None:
+    bare = schedsim.PromptPool(n=8)
+    s = schedsim.make_scheduler("ads", pool=bare, seed=0)
+    assert (s.n_clusters_asked, s.clustering, s.active_clusters, s.window, s.eps, s.center) == (
+        64,
+        "random",
+        4,
+        None,
+        0.17,
+        0.5,
+    )
+    assert (s.alpha, s.r_init, s.reset_steps, s.k, s.width, s.steps_in_epoch) == (0.3, 0.5, None, 8, 0, 0)
+    np.testing.assert_array_equal(s.r, np.full(8, 0.5))
+    np.testing.assert_array_equal(s.p, np.full(8, 1 / 8))
+    np.testing.assert_array_equal(np.sort(s.cluster), np.arange(8))  # min(64, n) random clusters of one prompt
+    twins = [schedsim.make_scheduler("ads:clusters=3", pool=bare, seed=seed).cluster.tolist() for seed in (5, 5, 6)]
+    assert twins[0] == twins[1] != twins[2]  # random clusters from the scheduler's seed
+    cats = schedsim.PromptPool(n=8, category=[0, 1] * 4)
+    feats = schedsim.PromptPool(n=8, category=[0, 1] * 4, features=np.arange(16.0).reshape(8, 2))
+    assert schedsim.make_scheduler("ads", pool=cats).clustering == "category"
+    assert schedsim.make_scheduler("ads", pool=feats).clustering == "kmeans"
+    assert schedsim.make_scheduler("ads:clustering=random", pool=feats).clustering == "random"
+    # edges accepted
+    schedsim.make_scheduler("ads:clusters=1,active_clusters=1,window=1,eps=0,center=0,alpha=1,r_init=0", pool=bare)
+    schedsim.make_scheduler("ads:center=1,r_init=1,reset_steps=0", pool=bare)
+    for spec, pool, message in [
+        ("ads:clusters=0", bare, "clusters=0 is out of range; accepted: an integer in [1, inf)"),
+        ("ads:clustering=x", bare, "clustering='x' is not accepted; accepted: 'auto', 'kmeans', 'category', 'random'"),
+        ("ads:active_clusters=0", bare, "active_clusters=0 is out of range; accepted: an integer in [1, inf)"),
+        ("ads:window=0", bare, "window=0 is out of range; accepted: an integer in [1, inf)"),
+        ("ads:eps=-0.1", bare, "eps=-0.1 is out of range; accepted: a number in [0, inf)"),
+        ("ads:center=-0.1", bare, "center=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("ads:center=1.5", bare, "center=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("ads:alpha=0", bare, "alpha=0.0 is out of range; accepted: a number in (0, 1]"),
+        ("ads:alpha=1.5", bare, "alpha=1.5 is out of range; accepted: a number in (0, 1]"),
+        ("ads:r_init=-0.1", bare, "r_init=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("ads:r_init=1.5", bare, "r_init=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("ads:reset_steps=-1", bare, "reset_steps=-1 is out of range; accepted: an integer in [0, inf)"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match="^" + re.escape(f"ads: {message}") + "$"):
+            schedsim.make_scheduler(spec, pool=pool, seed=0)
+    message = "clustering 'kmeans' needs pool features; accepted: PromptPool(n, features=(n, d))"
+    with pytest.raises(schedsim.PoolError, match=re.escape(message)):
+        schedsim.make_scheduler("ads:clustering=kmeans", pool=cats, seed=0)
+    with pytest.raises(schedsim.PoolError, match="ads:clustering=category"):
+        schedsim.make_scheduler("ads:clustering=category", pool=bare, seed=0)

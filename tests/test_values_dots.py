@@ -3,6 +3,8 @@ predicted pass rates, the selection law, the chosen ids and the charged rollouts
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from fixed_world import FixedWorld
@@ -391,3 +393,66 @@ def test_group_buffer_edges_single_capacity_single_draw_and_newest_group() -> No
     empty.load_state_dict({"ids": [], "rewards": []})  # an empty JSON list stays an integer id array
     empty.add(schedsim.Feedback(prompt_ids=np.array([2]), rewards=np.array([[0.0, 1.0]])))
     assert empty.ids.dtype == np.int64 and empty.sample(1, np.random.default_rng(0)).prompt_ids.tolist() == [2]
+
+
+def test_dots_defaults_predictor_choice_and_bad_values() -> None:
+    bare = schedsim.PromptPool(n=8)
+    s = schedsim.make_scheduler("dots", pool=bare, seed=0)
+    assert (s.alpha, s.tau, s.mu, s.ref_size, s.ref_ratio, s.probe_group) == (0.5, 1e-3, 2, None, 0.25, 8)
+    assert (s.predictor, s.temperature, s.recalibrate, s.sigma, s.buffer_size, s.replays) == (
+        "table",
+        1.0,
+        True,
+        0.5,
+        512,
+        True,
+    )
+    np.testing.assert_array_equal(s.p, np.full(8, 0.5))
+    m = s.metrics()
+    assert (m["sched/rounds"], m["sched/ref_rollouts"], m["sched/calib_slope"], m["sched/calib_intercept"]) == (
+        0.0,
+        0.0,
+        1.0,
+        0.0,
+    )
+    cats = schedsim.PromptPool(n=8, category=[0, 1] * 4)
+    feats = schedsim.PromptPool(n=8, category=[0, 1] * 4, features=np.arange(16.0).reshape(8, 2))
+    assert schedsim.make_scheduler("dots", pool=cats).predictor == "category"
+    assert schedsim.make_scheduler("dots", pool=feats).predictor == "attention"
+    assert schedsim.make_scheduler("dots:predictor=table", pool=feats).predictor == "table"
+    assert schedsim.make_scheduler("dots:sigma=1", pool=bare).replays is False
+    # edges accepted
+    schedsim.make_scheduler("dots:alpha=0,mu=1,ref_size=1,probe_group=1,sigma=1,buffer_size=1", pool=bare)
+    schedsim.make_scheduler("dots:alpha=1", pool=bare)
+    for spec, pool, message in [
+        ("dots:alpha=-0.1", bare, "alpha=-0.1 is out of range; accepted: a number in [0, 1]"),
+        ("dots:alpha=1.5", bare, "alpha=1.5 is out of range; accepted: a number in [0, 1]"),
+        ("dots:tau=0", bare, "tau=0.0 is out of range; accepted: a number in (0, inf)"),
+        ("dots:mu=0", bare, "mu=0 is out of range; accepted: an integer in [1, inf)"),
+        ("dots:ref_size=0", bare, "ref_size=0 is out of range; accepted: an integer in [1, inf)"),
+        ("dots:ref_ratio=0", bare, "ref_ratio=0.0 is out of range; accepted: a number in (0, inf)"),
+        ("dots:probe_group=0", bare, "probe_group=0 is out of range; accepted: an integer in [1, inf)"),
+        (
+            "dots:predictor=mlp",
+            bare,
+            "predictor='mlp' is not accepted; accepted: 'auto', 'attention', 'category', 'table'",
+        ),
+        (
+            "dots:predictor=attention",
+            cats,
+            "predictor 'attention' needs pool features; accepted: PromptPool(n, features=...)",
+        ),
+        (
+            "dots:predictor=category",
+            bare,
+            "predictor 'category' needs pool categories; accepted: PromptPool(n, category=...)",
+        ),
+        ("dots:temperature=0", bare, "temperature=0.0 is out of range; accepted: a number in (0, inf)"),
+        ("dots:sigma=0", bare, "sigma=0.0 is out of range; accepted: a number in (0, 1]"),
+        ("dots:sigma=1.5", bare, "sigma=1.5 is out of range; accepted: a number in (0, 1]"),
+        ("dots:buffer_size=0", bare, "buffer_size=0 is out of range; accepted: an integer in [1, inf)"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match="^" + re.escape(f"dots: {message}") + "$"):
+            schedsim.make_scheduler(spec, pool=pool, seed=0)
+    with pytest.raises(schedsim.ParameterError, match=r"^dots: probe=3 is not callable; accepted: a function probe"):
+        schedsim.make_scheduler("dots", pool=bare, seed=0, probe=3)
