@@ -196,6 +196,7 @@ def test_value_model_defaults_bounds_and_bookkeeping() -> None:
     # a batch of one prompt, seen twice: V <- V + 0.5 (y - V): 0.5 -> 0.75 -> 0.625 (y = 1, then 0.5)
     est.observe(fb([1], [[1.0, 1.0]]))
     assert est.touched.tolist() == [1] and est.revision == 1
+    assert est.metrics() == {"sched/est_seen_frac": pytest.approx(1 / 3)}  # seen after one observation
     est.observe(fb([1], [[1.0, 0.0]]))
     np.testing.assert_allclose(est.estimate(), [0.5, 0.625, 0.5])
     assert est.n_obs.tolist() == [0, 2, 0] and est.metrics() == {"sched/est_seen_frac": pytest.approx(1 / 3)}

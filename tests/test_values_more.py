@@ -533,6 +533,7 @@ def test_interpolated_beta_estimator_defaults_and_bad_values() -> None:
             InterpolatedBetaEstimator(pool, **kwargs)
     ints = InterpolatedBetaEstimator(pool, anchors=[[0, 1, 0], [1, 1, 1]])
     assert ints.anchors.dtype == np.float64 and not ints.anchors.flags.writeable
+    assert InterpolatedBetaEstimator(pool, m=1).m == 1  # the smallest accepted
 
 
 def test_interpolated_pseudo_counts_are_clipped_to_unit_pass_rates() -> None:
@@ -611,6 +612,9 @@ def test_interpolated_beta_discounts_its_history_on_the_second_batch_and_counts_
     anchors = [[0.2, 0.4, 0.0], [0.6, 0.8, 0.5]]
     est = InterpolatedBetaEstimator(pool, m=4, lamb=0.5, rho=0.25, cap_discount=0.8, anchors=anchors)
     est.observe(fb([0], [group(2, 4)]))
+    assert est.seen().tolist() == [True, False, False]  # seen after one observation
+    # every task's posterior moves at every batch: all ids touched, handed out read-only
+    assert est.touched.tolist() == [0, 1, 2] and not est.touched.flags.writeable
     alpha1, beta1 = est.alpha.copy(), est.beta.copy()
     est.observe(fb([0], [group(4, 4)]))
     c = 0.3 / (0.4 + 1e-6)
