@@ -266,6 +266,10 @@ def test_greso_next_round_at_exactly_the_cap_is_the_last_and_adaptation_edges() 
     s._counts[:] = (4, 0, 20)
     s.adapt()
     assert (s.p_easy, s.p_hard) == (pytest.approx(0.5), pytest.approx(0.5))
+    s._counts[:] = (0, 2, 5)  # hard share 0.4 < 2 x 0.75/3 = 0.5: p_hard increases; easy share 0: p_easy too
+    s.adapt()
+    assert (s.p_easy, s.p_hard) == (pytest.approx(0.52), pytest.approx(0.52))
+    s.p_easy = s.p_hard = 0.5
     s._counts[:] = (1, 0, 1)  # a step of one group, easy: p_easy decreases, p_hard increases
     s.adapt()
     assert (s.p_easy, s.p_hard) == (pytest.approx(0.48), pytest.approx(0.52))
@@ -276,6 +280,9 @@ def test_greso_next_round_at_exactly_the_cap_is_the_last_and_adaptation_edges() 
 def test_greso_defaults_seed_and_bad_values() -> None:
     pool = schedsim.PromptPool(n=64)
     s = schedsim.make_scheduler("greso", pool=pool, seed=0)
+    assert s.metrics()["sched/skipped"] == 0.0
+    body = s.state_dict()["body"]
+    assert [body[key].dtype for key in ("easy_run", "hard_run", "counts")] == [np.int64] * 3  # counts, as integers
     assert (s.p_easy, s.p_hard, s.target_zv, s.p_step, s.p_min, s.p_max, s.min_keep) == (
         0.5,
         0.5,
