@@ -447,9 +447,10 @@ def test_bots_thompson_top_k_has_the_law_of_drawing_every_prompt(target: float) 
     drawing all N posteriors and taking the k closest to target (inclusion frequencies, 8,000 runs each)."""
     from schedsim.rules.closest import ClosestToTarget
 
-    # five prompts at the Beta(1, 1) prior; five observed, two of them with one parameter still at 1
-    alpha = [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 6.0, 3.0, 1.0, 4.0]
-    beta = [1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 2.0, 3.0, 5.0, 1.0]
+    # five prompts at the Beta(1, 1) prior; five observed, four of them with one parameter still at 1, two of those
+    # at Beta(2, 1) and Beta(1, 2) (one success / one failure away from the prior: not prior-only)
+    alpha = [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 6.0, 1.0, 1.0, 4.0]
+    beta = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 5.0, 1.0]
     est = FixedPosterior(alpha, beta)
     rule = ClosestToTarget(schedsim.PromptPool(n=10), target=target, tau=0.0, do_sample=True)
     runs, k = 8000, 3
@@ -465,6 +466,19 @@ def test_bots_thompson_top_k_has_the_law_of_drawing_every_prompt(target: float) 
     ref = np.bincount(top.ravel(), minlength=10) / (runs * 4)
     # standard error of a frequency <= 0.0056 (8,000 runs) + 0.0028 (32,000): 0.025 is over 4 of them combined
     np.testing.assert_allclose(got / runs, ref, atol=0.025)
+
+
+def test_bots_thompson_block_distances_follow_the_law_of_the_distance_to_the_target() -> None:
+    """Two prior-only prompts against one whose draws sit 0.25 below the target 0.85: a prior-only prompt is
+    closer iff |0.85 - U| < 0.25, i.e. U > 0.6, so P(the pick is prior-only) = 1 - 0.6^2 = 0.64 (+0.0002 from the
+    other's spread). The block's order statistic u maps to a distance u/2 only up to u = 2 min(target, 1 - target)."""
+    from schedsim.rules.closest import ClosestToTarget
+
+    rule = ClosestToTarget(schedsim.PromptPool(n=3), target=0.85, tau=0.0, do_sample=True)
+    est = FixedPosterior([1.0, 1.0, 600.0], [1.0, 1.0, 400.0])
+    rng = np.random.default_rng(4)
+    share = np.mean([rule.select(1, est, rng)[0] < 2 for _ in range(6000)])
+    assert abs(share - 0.64) < 0.025  # binomial s.d. 0.0062; a map with its kink at 3a gives 0.70
 
 
 def test_bots_defaults_are_the_bots_example_and_the_seed_reaches_the_draws() -> None:
@@ -490,9 +504,25 @@ def test_closest_to_target_softmax_and_greedy_branches() -> None:
     pool = schedsim.PromptPool(n=3)
     est = MeanPosterior([9.0, 1.0, 30.0], [1.0, 9.0, 10.0])  # means 0.9, 0.1, 0.75
     assert ClosestToTarget(pool, target=0.2, tau=0.0, do_sample=False).distribution(est) is None  # greedy
-    sharp = ClosestToTarget(pool, target=0.0, tau=0.001, do_sample=False).distribution(est)
-    # scores -0.9, -0.1, -0.75 over tau = 0.001: every exp underflows unless shifted by the maximum
-    assert np.isfinite(sharp).all() and sharp[1] == pytest.approx(1.0)
+    sharp_rule = ClosestToTarget(pool, target=0.0, tau=0.001, do_sample=False)
+    far = MeanPosterior([9.0, 1.0, 30.0], [1.0, 1.0, 10.0])  # means 0.9, 0.5, 0.75
+    for posterior, closest in ((est, 1), (far, 1)):
+        # scores -0.9, -0.1 (or -0.5), -0.75 over tau = 0.001: every exp underflows unless shifted by the maximum
+        sharp = sharp_rule.distribution(posterior)
+        assert np.isfinite(sharp).all() and sharp[closest] == pytest.approx(1.0)
+        assert sharp_rule.select(1, posterior, np.random.default_rng(0)).tolist() == [closest]
+    # softmax selection at tau = 0.1: P(pick the mean at the target) = 1 / (1 + e^-2) = 0.881 over a mean 0.2 away
+    two = MeanPosterior([5.0, 3.0], [5.0, 7.0])  # means 0.5, 0.3
+    rule = ClosestToTarget(schedsim.PromptPool(n=2), target=0.5, tau=0.1, do_sample=False)
+    rng = np.random.default_rng(3)
+    share = np.mean([rule.select(1, two, rng)[0] == 0 for _ in range(2000)])
+    assert abs(share - 1 / (1 + math.exp(-2))) < 0.03  # binomial s.d. 0.007
+    # softmax over Thompson draws at tau = 1 (not the top-k of the draws): draws near 1 and near 0, target 0.2:
+    # P(pick the draw near 0) = e^-0.2 / (e^-0.2 + e^-0.8) = 0.646
+    poles = FixedPosterior([1000.0, 1.0], [1.0, 1000.0])
+    rule = ClosestToTarget(schedsim.PromptPool(n=2), target=0.2, tau=1.0, do_sample=True)
+    share = np.mean([rule.select(1, poles, rng)[0] == 1 for _ in range(2000)])
+    assert abs(share - 0.646) < 0.04
     soft = ClosestToTarget(pool, target=0.2, tau=0.5, do_sample=False).distribution(est)
     z = -np.abs(0.2 - np.array([0.9, 0.1, 0.75])) / 0.5
     np.testing.assert_allclose(soft, np.exp(z) / np.exp(z).sum())
