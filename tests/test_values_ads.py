@@ -3,6 +3,7 @@ rates, the cluster weights and the selected ids are exact."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from fractions import Fraction as F
 
@@ -153,3 +154,43 @@ def test_ads_defaults_clustering_choice_and_bad_values() -> None:
         schedsim.make_scheduler("ads:clustering=kmeans", pool=cats, seed=0)
     with pytest.raises(schedsim.PoolError, match="ads:clustering=category"):
         schedsim.make_scheduler("ads:clustering=category", pool=bare, seed=0)
+
+
+def test_ads_window_position_and_reset_counter() -> None:
+    # clusters of 2 and 3 prompts, windows of 2 on their easiest positions (0, 1): mean position 0.5 over the last
+    # position 1 and 2: (0.5 + 0.25) / 2
+    small = schedsim.PromptPool(n=5, category=[0, 0, 1, 1, 1], difficulty_prior=[0.1, 0.2, 0.3, 0.4, 0.5])
+    s = schedsim.make_scheduler("ads:window=2,active_clusters=2,reset_steps=3", pool=small, seed=0)
+    assert np.isnan(s.metrics()["sched/window_position"])  # no window before the first select
+    s.select(4)
+    assert s.metrics()["sched/window_position"] == pytest.approx(0.375)
+    s.steps_in_epoch = 5
+    s._reset()
+    assert s.steps_in_epoch == 0
+
+
+def test_kmeans_finds_separated_blobs_from_any_start() -> None:
+    from schedsim.schedulers.ads import kmeans
+
+    # 1-D blobs {0, 1, 2} and {10, 11, 12}: Lloyd's iterations fix a start with both centres in one blob
+    line = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0]])
+    # 2-D blobs that differ in which coordinate is large (a centre must be a per-coordinate mean)
+    cross = np.array([[0.0, 10.0], [0.2, 10.0], [0.1, 10.2], [10.0, 0.0], [10.2, 0.0], [10.0, 0.1]])
+    for seed in range(8):
+        for x in (line, cross):
+            labels = kmeans(x, 2, np.random.default_rng(seed))
+            assert labels.dtype == np.int64 and sorted(labels.tolist()) == [0, 0, 0, 1, 1, 1]
+            assert labels[0] == labels[1] == labels[2] != labels[3] == labels[4] == labels[5]
+        # k = n distinct points: every point its own cluster (distinct initial centres)
+        assert sorted(kmeans(line, 6, np.random.default_rng(seed)).tolist()) == [0, 1, 2, 3, 4, 5]
+    assert inspect.signature(kmeans).parameters["iters"].default == 25
+
+
+def test_standardised_scores_each_column_and_zeroes_constant_ones() -> None:
+    from schedsim.schedulers.dots import standardised
+
+    x = np.array([[1.0, 10.0, 7.0], [3.0, 30.0, 7.0], [2.0, 50.0, 7.0]])
+    z = standardised(x)
+    np.testing.assert_allclose(z[:, 0], [-1.0, 1.0, 0.0] / np.std([1.0, 3.0, 2.0]) * 1.0)
+    np.testing.assert_allclose(z[:, 1], (np.array([10.0, 30.0, 50.0]) - 30.0) / np.std([10.0, 30.0, 50.0]))
+    np.testing.assert_array_equal(z[:, 2], [0.0, 0.0, 0.0])  # a constant column carries nothing

@@ -94,6 +94,16 @@ def test_tscl_window_teacher_slope_and_boltzmann() -> None:
     np.testing.assert_allclose(s.arm_probabilities(), [p0, 1.0 - p0])
 
 
+def test_window_slopes_from_two_points_and_with_gaps() -> None:
+    from schedsim.schedulers.tscl import window_slopes
+
+    nan = math.nan
+    times = np.array([[nan, nan, 0.0], [0.0, nan, 2.0], [1.0, 5.0, 3.0]])
+    scores = np.array([[nan, nan, 0.1], [0.2, nan, 0.5], [0.6, 0.3, 0.9]])
+    # column 0: two points, slope 0.4; column 1: one point, 1; column 2: (0, .1), (2, .5), (3, .9): slope 1.2 / (42/9) = 9/35
+    np.testing.assert_allclose(window_slopes(times, scores), [0.4, 1.0, 9 / 35])
+
+
 def test_tscl_sampling_teacher_fifo_mean() -> None:
     pool = schedsim.PromptPool(n=4, category=[0, 0, 1, 1])
     s = schedsim.make_scheduler("tscl:teacher=sampling,policy=egreedy,window=2,epsilon=0.2", pool=pool, seed=0)
