@@ -9,6 +9,8 @@ from fractions import Fraction as F
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import schedsim
 
@@ -194,3 +196,36 @@ def test_standardised_scores_each_column_and_zeroes_constant_ones() -> None:
     np.testing.assert_allclose(z[:, 0], [-1.0, 1.0, 0.0] / np.std([1.0, 3.0, 2.0]) * 1.0)
     np.testing.assert_allclose(z[:, 1], (np.array([10.0, 30.0, 50.0]) - 30.0) / np.std([10.0, 30.0, 50.0]))
     np.testing.assert_array_equal(z[:, 2], [0.0, 0.0, 0.0])  # a constant column carries nothing
+
+
+def test_window_moves_resolve_collisions_by_value() -> None:
+    s = schedsim.make_scheduler(SPEC, pool=pool(), seed=0)  # cluster 0 has 5 positions, cluster 1 has 4
+    cases = [
+        (0, [3], {3: -1}, [2]),  # one step down
+        (0, [1, 2], {2: -1}, [0, 1]),  # 1 stays: 2 wants 1, goes to the free 0 (downward first), not back to 2
+        (0, [2, 3], {2: 1}, [3, 4]),  # 3 stays: 2 wants 3, goes to the free 4 (upward first), not back to 1
+        (1, [0, 1, 2], {0: 1, 1: 1, 2: -1}, [0, 1, 2]),  # down first (2 -> 1), then up from the top: 1 -> 2, 0 -> 0
+        (1, [0, 1, 2, 3], {0: 1}, [0, 1, 2, 3]),  # a window over the whole cluster cannot move
+        (0, [0, 4], {0: -1, 4: 1}, [0, 4]),  # at the ends: clamped
+    ]
+    for c, window, moves, expected in cases:
+        s.windows[c] = list(window)
+        s._move(c, moves)
+        assert s.windows[c] == expected, (c, window, moves)
+
+
+@given(
+    desired=st.integers(-3, 9),
+    direction=st.sampled_from([-1, 1]),
+    occupied=st.sets(st.integers(0, 6)),
+    size=st.integers(1, 7),
+)
+def test_nearest_free_is_the_closest_free_position_preferring_its_direction(
+    desired: int, direction: int, occupied: set[int], size: int
+) -> None:
+    from schedsim.schedulers.ads import nearest_free
+
+    d = min(max(desired, 0), size - 1)
+    free = [p for p in range(size) if p not in occupied]
+    expected = min(free, key=lambda p: (abs(p - d), (p - d) * direction < 0)) if free else -1
+    assert nearest_free(desired, direction, occupied, size, -1) == expected
