@@ -147,6 +147,10 @@ def test_tscl_and_exp3s_defaults_seed_and_bad_values() -> None:
     assert [s.metrics()[f"sched/arm_prob/{c}"] for c in range(3)] == pytest.approx([1 / 3] * 3)
     e = schedsim.make_scheduler("exp3s", pool=pool, seed=0)
     assert (e.eta, e.epsilon, e.beta, e.reservoir, e.t, e.n_rewards) == (0.01, 0.05, 0.0, 1000, 0, 0)
+    state = e.state_dict()
+    state["body"] = {**state["body"], "w": [0, 1, 0], "sample": [0, 1]}  # integers, as a JSON file may hold them
+    e.load_state_dict(state)
+    assert e.w.dtype == e.sample.dtype == np.float64  # a later reservoir write of 0.25 must not truncate to 0
     for spec in ("tscl", "exp3s"):
         picks = []
         for seed in (3, 3, 4):
