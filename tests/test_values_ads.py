@@ -229,3 +229,38 @@ def test_nearest_free_is_the_closest_free_position_preferring_its_direction(
     free = [p for p in range(size) if p not in occupied]
     expected = min(free, key=lambda p: (abs(p - d), (p - d) * direction < 0)) if free else -1
     assert nearest_free(desired, direction, occupied, size, -1) == expected
+
+
+def test_band_edges_are_kept_and_rewards_outside_unit_are_refused() -> None:
+    # band [0.5 - 0.25, 0.5 + 0.25] = [0.25, 0.75], exact in binary: rho = 0.25 and 0.5 are kept, 0 is too hard
+    s = schedsim.make_scheduler(SPEC.replace("eps=0.1,center=0.4", "eps=0.25,center=0.5"), pool=pool(), seed=3)
+    s.select(4)
+    s.observe(feedback({3: 1, 8: 2, 9: 0}))
+    m = s.metrics()
+    assert (m["sched/band_too_hard"], m["sched/band_keep"], m["sched/band_too_easy"]) == (1.0, 2.0, 0.0)
+    with pytest.raises(schedsim.FeedbackError, match=r"^ads needs rewards in \[0, 1\] \(pass/fail\); got 2.0$"):
+        s.observe(schedsim.Feedback(prompt_ids=np.array([0]), rewards=np.array([[2.0, 0.0]])))
+
+
+def test_ads_state_checks_its_shapes_and_loads_integer_lists_as_floats() -> None:
+    s = schedsim.make_scheduler(SPEC, pool=pool(), seed=3)
+    s.select(4)
+    s.observe(feedback({3: 1, 0: 3}))
+    state = s.state_dict()
+    twin = schedsim.make_scheduler(SPEC, pool=pool(), seed=0)
+    twin.load_state_dict(state)
+    assert twin.metrics() == s.metrics()
+    body = state["body"]
+    ints = {**state, "body": {**body, "r": [0, 1, 0], "p": [1, 0, 0]}}  # as a JSON file may hold them
+    twin.load_state_dict(ints)
+    assert twin.r.dtype == twin.p.dtype == np.float64
+    twin.observe(feedback({9: 1}))
+    assert twin.r[2] == 0.25  # not truncated to 0
+    for key, shapes in (
+        ("cluster", "(11,) and an order of shape (12,)"),
+        ("order", "(12,) and an order of shape (11,)"),
+    ):
+        bad = {**state, "body": {**body, key: np.asarray(body[key])[:11]}}
+        message = f"ads state has cluster labels of shape {shapes}; accepted: (12,) each"
+        with pytest.raises(schedsim.StateError, match="^" + re.escape(message) + "$"):
+            twin.load_state_dict(bad)

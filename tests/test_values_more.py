@@ -143,6 +143,11 @@ def test_tscl_and_exp3s_defaults_seed_and_bad_values() -> None:
         True,
     )
     assert s.dx.shape == (10, 3) and (s.n_dx, s.t) == (0, 0)
+    loaded = schedsim.make_scheduler("tscl", pool=pool, seed=0)
+    state = loaded.state_dict()
+    arrays = {**state["body"]["arrays"], "q": [0, 0, 0], "dx": np.zeros((10, 3), dtype=int).tolist()}
+    loaded.load_state_dict({**state, "body": {**state["body"], "arrays": arrays}})  # integer lists, as JSON may hold
+    assert loaded.q.dtype == loaded.dx.dtype == np.float64
     np.testing.assert_allclose(s.arm_probabilities(), [1 / 3] * 3)  # an empty FIFO: Q = 1 everywhere, tied
     assert [s.metrics()[f"sched/arm_prob/{c}"] for c in range(3)] == pytest.approx([1 / 3] * 3)
     e = schedsim.make_scheduler("exp3s", pool=pool, seed=0)

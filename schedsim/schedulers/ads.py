@@ -295,7 +295,10 @@ class ADSScheduler(Scheduler):
     def _load_state(self, body: dict[str, Any]) -> None:
         cluster, order = np.array(body["cluster"], dtype=np.int64), np.array(body["order"], dtype=np.int64)
         if cluster.shape != (self.pool.n,) or order.shape != (self.pool.n,):
-            raise StateError(f"ads state has {cluster.shape[0]} cluster labels; accepted: {self.pool.n}")
+            raise StateError(
+                f"ads state has cluster labels of shape {cluster.shape} and an order of shape {order.shape}; "
+                f"accepted: ({self.pool.n},) each"
+            )
         self.cluster, self.k = cluster, int(cluster.max()) + 1
         self.members = np.split(order, np.cumsum(np.bincount(cluster, minlength=self.k))[:-1])
         for ids in self.members:
