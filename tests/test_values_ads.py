@@ -264,3 +264,13 @@ def test_ads_state_checks_its_shapes_and_loads_integer_lists_as_floats() -> None
         message = f"ads state has cluster labels of shape {shapes}; accepted: (12,) each"
         with pytest.raises(schedsim.StateError, match="^" + re.escape(message) + "$"):
             twin.load_state_dict(bad)
+
+
+def test_an_empty_batch_moves_nothing_but_counts_a_step() -> None:
+    s = schedsim.make_scheduler(SPEC, pool=pool(), seed=3)
+    s.select(4)
+    before = (windows(s), s.r.copy(), s.cluster_weights())
+    s.observe(schedsim.Feedback(prompt_ids=np.zeros(0, dtype=np.int64), rewards=np.zeros((0, 4))))
+    assert windows(s) == before[0] and s.steps_in_epoch == 1
+    np.testing.assert_array_equal(s.r, before[1])
+    np.testing.assert_allclose(s.cluster_weights(), before[2])  # r unchanged: p moves toward r / Σr = p itself
