@@ -40,6 +40,8 @@ def test_category_predictor_and_soft_target_probabilities() -> None:
     np.testing.assert_allclose(s.distribution()[[0, 6]], [0.13630971, 0.19023553], rtol=1e-6)
     m = s.metrics()
     assert m["sched/calib_slope"] == pytest.approx(1.0) and m["sched/calib_intercept"] == pytest.approx(0.0, abs=1e-12)
+    # mean |p̂ − label| over the 12 references: (0.5 + 1/3 + 1/3 + 0) / 12
+    assert m["sched/ref_abs_err"] == pytest.approx(7 / 72)
     assert m["sched/ref_rollouts"] == 48.0 and m["sched/rounds"] == 1.0
 
 
@@ -109,8 +111,67 @@ def test_default_reference_size_scales_with_the_round() -> None:
 
 def test_selecting_without_a_probe_raises() -> None:
     s = schedsim.make_scheduler("dots", pool=schedsim.PromptPool(n=4), seed=0)
-    with pytest.raises(schedsim.SchedsimError, match="probe"):
+    message = (
+        "dots rolls out a reference set each round; pass make_scheduler('dots', ..., probe=fn) with fn(ids, G) -> "
+        "Feedback (the schedsim runner provides one and charges its rollouts)"
+    )
+    with pytest.raises(schedsim.SchedsimError, match="^" + re.escape(message) + "$"):
         s.select(1)
+
+
+def test_the_probe_answer_is_checked_and_the_reference_size_has_a_floor_of_two() -> None:
+    pool = schedsim.PromptPool(n=12, category=CATEGORY)
+    s, _, world = build("dots", SUCCESSES, pool)
+    s.select(2)  # round(0.25 x 2 x 2) = 1, floored at 2 references
+    assert len(world.calls[0]) == 2
+    message = "probe returned feedback that does not match the probed ids; accepted: one row per id"
+    for bad in (lambda ids, g: FixedWorld(SUCCESSES).rollout(ids[::-1].copy(), g), lambda ids, g: "rows"):
+        s = schedsim.make_scheduler("dots:ref_size=3", pool=pool, seed=0, probe=bad)
+        with pytest.raises(schedsim.FeedbackError, match="^" + re.escape(message) + "$"):
+            s.select(2)
+    twice = lambda ids, g: schedsim.Feedback(prompt_ids=ids, rewards=np.full((ids.size, g), 2.0))  # noqa: E731
+    s = schedsim.make_scheduler("dots", pool=pool, seed=0, probe=twice)
+    with pytest.raises(schedsim.FeedbackError, match=r"^dots needs rewards in \[0, 1\] \(pass/fail\); got 2.0$"):
+        s.select(2)
+    with pytest.raises(schedsim.FeedbackError, match=r"^dots needs rewards in \[0, 1\]"):
+        s.observe(schedsim.Feedback(prompt_ids=np.array([0]), rewards=np.array([[2.0, 0.0]])))
+
+
+def test_least_squares_line_by_hand() -> None:
+    from schedsim.schedulers.dots import least_squares_line
+
+    assert least_squares_line(np.zeros(0), np.zeros(0)) == (1.0, 0.0)  # no reference: the identity
+    assert least_squares_line(np.array([0.3]), np.array([0.6])) == (0.0, pytest.approx(0.6))  # flat x: the mean
+    slope, intercept = least_squares_line(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 2.0]))
+    assert (slope, intercept) == (pytest.approx(0.5), pytest.approx(1.5))
+
+
+def test_predict_base_from_one_reference_and_from_categories_without_one() -> None:
+    feats = schedsim.PromptPool(n=6, category=[0, 1, 0, 1, 2, 2], features=np.arange(12.0).reshape(6, 2) ** 1.5)
+    for predictor in ("attention", "category"):
+        s = schedsim.make_scheduler(f"dots:predictor={predictor}", pool=feats, seed=0)
+        np.testing.assert_allclose(s.predict_base(np.array([2]), np.array([0.75])), np.full(6, 0.75))
+    # categories: 0 has one reference (0.2), 1 has two (0.6, 1.0), 2 has none (the mean label, 0.6)
+    s = schedsim.make_scheduler("dots:predictor=category", pool=feats, seed=0)
+    base = s.predict_base(np.array([0, 1, 3]), np.array([0.2, 0.6, 1.0]))
+    np.testing.assert_allclose(base, [0.2, 0.8, 0.2, 0.8, 0.6, 0.6])
+    np.testing.assert_array_equal(s.predict_base(np.zeros(0, dtype=np.int64), np.zeros(0)), np.full(6, 0.5))
+    # a sharp attention (temperature 1e-3): scores in the thousands, each row shifted by its own maximum
+    sharp = schedsim.make_scheduler("dots:predictor=attention,temperature=0.001", pool=feats, seed=0)
+    base = sharp.predict_base(np.array([0, 5]), np.array([0.1, 0.9]))
+    assert np.isfinite(base).all() and base[0] == pytest.approx(0.1) and base[5] == pytest.approx(0.9)
+
+
+def test_estimates_are_clipped_and_state_loads_integer_lists_as_floats() -> None:
+    pool = schedsim.PromptPool(n=4)
+    s = schedsim.make_scheduler("dots", pool=pool, seed=0)
+    s.p = np.array([-0.2, 0.5, 1.3, 1.0])  # a calibration line may leave [0, 1]
+    np.testing.assert_array_equal(s.estimates(), [0.0, 0.5, 1.0, 1.0])
+    state = s.state_dict()
+    body = {**state["body"], "p": [0, 1, 0, 1], "weights": [1, 0, 0, 0], "last": [0, 0, 1, 1], "replayed": 3}
+    s.load_state_dict({**state, "body": body})
+    assert s.p.dtype == s.weights.dtype == s.last.dtype == np.float64
+    assert s.metrics()["sched/replayed"] == 3.0
 
 
 def test_reference_rollouts_are_charged_in_a_real_run() -> None:
@@ -170,6 +231,22 @@ def test_replay_dedupes_by_prompt_keeping_the_latest_group() -> None:
     s._last_stats["rounds"] = 2.0  # past the first round
     for _ in range(5):
         assert s.replay(4).prompt_ids.tolist() == [1]  # 0's latest group has p̂ = 1: not eligible
+
+
+def test_replay_waits_for_the_first_round_to_end_and_counts_what_it_served() -> None:
+    pool = schedsim.PromptPool(n=12, category=CATEGORY)
+    s, _, world = build("dots:mu=1,ref_size=2,probe_group=4,sigma=0.5", SUCCESSES, pool)
+    s.observe(world.rollout(s.select(3), 4))  # round 1: a queue of mu x k = 3, all served
+    s.select(2)  # k = 2 > 1 left: round 2 starts, 2 of its 2 served
+    s.observe(world.rollout(np.array([1, 2, 5]), 4))  # mixed groups buffered
+    s._last_stats["rounds"] = 1.0  # as if still in round 1, with one prompt of its queue left
+    s.queue = np.array([7], dtype=np.int64)
+    assert s.replay(2) is None and s.metrics()["sched/replayed"] == 0.0  # one prompt left: still the first round
+    s.queue = np.zeros(0, dtype=np.int64)
+    stale = s.replay(4)  # the round is spent: 4 - round(0.5 x 4) = 2 replayed
+    assert stale.m == 2 and s.metrics()["sched/replayed"] == 2.0
+    s.buffer = type(s.buffer)(4)  # an empty buffer: nothing to serve, and the count goes back to 0
+    assert s.replay(4) is None and s.metrics()["sched/replayed"] == 0.0
 
 
 def test_replayed_groups_are_trained_on_for_free_in_a_real_run(monkeypatch: pytest.MonkeyPatch) -> None:
