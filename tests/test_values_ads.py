@@ -152,10 +152,13 @@ def test_ads_defaults_clustering_choice_and_bad_values() -> None:
         with pytest.raises(schedsim.ParameterError, match="^" + re.escape(f"ads: {message}") + "$"):
             schedsim.make_scheduler(spec, pool=pool, seed=0)
     message = "clustering 'kmeans' needs pool features; accepted: PromptPool(n, features=(n, d))"
-    with pytest.raises(schedsim.PoolError, match=re.escape(message)):
+    with pytest.raises(schedsim.PoolError, match="^(ads: )?" + re.escape(message) + "$"):
         schedsim.make_scheduler("ads:clustering=kmeans", pool=cats, seed=0)
-    with pytest.raises(schedsim.PoolError, match="ads:clustering=category"):
+    message = "ads:clustering=category needs prompt categories but the pool has none; accepted: PromptPool(n, category="
+    with pytest.raises(schedsim.PoolError, match="^(ads: )?" + re.escape(message)):
         schedsim.make_scheduler("ads:clustering=category", pool=bare, seed=0)
+    m = s.metrics()  # nothing observed yet
+    assert (m["sched/band_too_hard"], m["sched/band_keep"], m["sched/band_too_easy"]) == (0.0, 0.0, 0.0)
 
 
 def test_ads_window_position_and_reset_counter() -> None:
@@ -274,3 +277,33 @@ def test_an_empty_batch_moves_nothing_but_counts_a_step() -> None:
     assert windows(s) == before[0] and s.steps_in_epoch == 1
     np.testing.assert_array_equal(s.r, before[1])
     np.testing.assert_allclose(s.cluster_weights(), before[2])  # r unchanged: p moves toward r / Σr = p itself
+
+
+def test_explicit_kmeans_window_and_reset_cadence() -> None:
+    cross = np.array([[0.0, 10.0], [0.2, 10.0], [0.1, 10.2], [10.0, 0.0], [10.2, 0.0], [10.0, 0.1]])
+    s = schedsim.make_scheduler("ads:clustering=kmeans,clusters=2", pool=schedsim.PromptPool(n=6, features=cross))
+    assert s.clustering == "kmeans" and s.cluster[0] == s.cluster[1] == s.cluster[2] != s.cluster[3]
+    s = schedsim.make_scheduler("ads:window=3,active_clusters=2", pool=pool(), seed=0)
+    assert s.select(1).size == 1 and s.width == 3  # the given window, not ceil(1 / 2)
+    # reset every max(1, n // max(1, active x width)): 12 // (2 x 5) = 1; 12 // (1 x 1) = 12
+    s = schedsim.make_scheduler("ads:active_clusters=2", pool=pool(), seed=0)
+    s.select(10)
+    assert s._reset_every() == 1
+    s = schedsim.make_scheduler("ads:active_clusters=1", pool=pool(), seed=0)
+    s.select(1)
+    assert s._reset_every() == 12
+    # reset_steps = 1: every batch puts the windows back
+    s = schedsim.make_scheduler(SPEC.replace("reset_steps=0", "reset_steps=1"), pool=pool(), seed=3)
+    s.select(4)
+    start = windows(s)
+    s.observe(feedback({3: 1, 0: 3, 8: 3, 7: 4}))
+    assert windows(s) == start and s.steps_in_epoch == 0
+
+
+def test_all_zero_success_rates_pull_the_weights_toward_uniform() -> None:
+    # r_init = 0 and nothing solved: Σr = 0, so the target is uniform: p = 0.5 p + 0.5 / 3
+    s = schedsim.make_scheduler(SPEC.replace("r_init=0.2", "r_init=0"), pool=pool(), seed=3)
+    s.select(4)
+    s.p = np.array([0.5, 0.3, 0.2])
+    s.observe(feedback({3: 0, 8: 0}))
+    np.testing.assert_allclose(s.cluster_weights(), 0.5 * np.array([0.5, 0.3, 0.2]) + 0.5 / 3)
