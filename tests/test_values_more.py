@@ -214,6 +214,67 @@ def test_exp3s_two_updates() -> None:
     np.testing.assert_allclose(s.sample, [0.75, 0.25, 1.0])
 
 
+def test_exp3s_reservoir_is_algorithm_r_on_the_schedulers_generator() -> None:
+    import copy
+
+    e = schedsim.make_scheduler("exp3s:reservoir=3", pool=schedsim.PromptPool(n=6, category=CATS3), seed=7)
+    rng = copy.deepcopy(e._rng)
+    values = np.arange(1.0, 11.0) / 10
+    e._remember(values)
+    expected: list[float] = []
+    for i, v in enumerate(values):  # keep the first 3, then the i-th replaces slot j ~ U{0..i} if j < 3
+        if len(expected) < 3:
+            expected.append(v)
+        else:
+            j = int(rng.integers(0, i + 1))
+            if j < 3:
+                expected[j] = v
+    np.testing.assert_array_equal(e.sample, expected)
+    assert e.n_rewards == 10 and e.sample.size == 3
+
+
+def test_exp3s_edges_one_arm_flat_reservoir_and_an_arm_without_rollouts() -> None:
+    # a flat reservoir maps by the sign of r - q20
+    e = schedsim.make_scheduler("exp3s", pool=schedsim.PromptPool(n=6, category=CATS3), seed=0)
+    e.sample = np.array([0.5, 0.5])
+    np.testing.assert_array_equal(e.scaled(np.array([0.2, 0.5, 0.9])), [-1.0, 0.0, 1.0])
+    # one arm: pi = 1, share = 1, r~ = r + beta; the first reward is the reservoir's only value: scaled 0
+    one = schedsim.make_scheduler("exp3s:eta=0.5,beta=0.2", pool=schedsim.PromptPool(n=2, category=[0, 0]), seed=0)
+    one.observe(fb([0], [group(3, 4)]))
+    np.testing.assert_allclose(one.w, [0.1])
+    # an arm whose group has no rollout is not observed: its reward is 0 even though it holds half the batch.
+    # Cat 0's only reward is the reservoir's only value (scaled 0), beta = 0: every r~ is 0, and with
+    # alpha_1 = 1 every w_i = log(mean of the others' e^0) = 0
+    e = schedsim.make_scheduler("exp3s:eta=0.5,beta=0", pool=schedsim.PromptPool(n=6, category=CATS3), seed=0)
+    nan = math.nan
+    e.observe(fb([0, 2], [[1, 1, 0, 0], [nan, nan, nan, nan]]))
+    np.testing.assert_allclose(e.w, [0.0, 0.0, 0.0], atol=1e-12)
+    for name in ("exp3s", "tscl"):
+        with pytest.raises(schedsim.PoolError, match=f"^{name} needs prompt categories but the pool has none"):
+            schedsim.make_scheduler(name, pool=schedsim.PromptPool(n=4), seed=0)
+        sched = schedsim.make_scheduler(name, pool=schedsim.PromptPool(n=6, category=CATS3), seed=0)
+        with pytest.raises(schedsim.FeedbackError, match=rf"^{name} needs rewards in \[0, 1\]"):
+            sched.observe(fb([0], [[2.0, 0.0]]))
+
+
+def test_tscl_fifo_keeps_the_last_window_progress_vectors_oldest_first() -> None:
+    pool = schedsim.PromptPool(n=4, category=[0, 0, 1, 1])
+    s = schedsim.make_scheduler("tscl:teacher=sampling,policy=egreedy,window=3", pool=pool, seed=0)
+    s.observe(fb([0], [group(2, 4)]))  # dx = (0.5, 0)
+    s.observe(fb([2], [group(1, 4)]))  # dx = (0, 0.25)
+    np.testing.assert_array_equal(s.dx, [[0.0, 0.0], [0.5, 0.0], [0.0, 0.25]])
+    assert s.n_dx == 2 and s.t == 2
+    assert s.state_dict()["body"]["arrays"]["win_x"].dtype == np.float64
+    # egreedy reads the mean of the stored vectors, not a random one: |(0.25, 0.125)| picks arm 0 at every seed
+    for seed in range(12):
+        t = schedsim.make_scheduler("tscl:teacher=sampling,policy=egreedy,window=2,epsilon=0.2", pool=pool, seed=seed)
+        t.observe(fb([0], [group(2, 4)]))
+        t.observe(fb([2], [group(1, 4)]))
+        t.observe(fb([1], [group(0, 4)]))  # FIFO (0, .25), (-.5, 0): mean (-0.25, 0.125)
+        t.select(1)
+        np.testing.assert_allclose(t.arm_probabilities(), [0.9, 0.1])
+
+
 # -- pools -------------------------------------------------------------------------------------------------
 def test_pools_thresholds_weights_and_latest_score() -> None:
     pool = schedsim.PromptPool(n=5)
