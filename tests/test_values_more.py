@@ -217,20 +217,22 @@ def test_exp3s_two_updates() -> None:
 def test_exp3s_reservoir_is_algorithm_r_on_the_schedulers_generator() -> None:
     import copy
 
-    e = schedsim.make_scheduler("exp3s:reservoir=3", pool=schedsim.PromptPool(n=6, category=CATS3), seed=7)
-    rng = copy.deepcopy(e._rng)
-    values = np.arange(1.0, 11.0) / 10
-    e._remember(values)
-    expected: list[float] = []
-    for i, v in enumerate(values):  # keep the first 3, then the i-th replaces slot j ~ U{0..i} if j < 3
-        if len(expected) < 3:
-            expected.append(v)
-        else:
-            j = int(rng.integers(0, i + 1))
-            if j < 3:
-                expected[j] = v
-    np.testing.assert_array_equal(e.sample, expected)
-    assert e.n_rewards == 10 and e.sample.size == 3
+    values = np.arange(1.0, 41.0) / 40
+    for seed in range(4):
+        e = schedsim.make_scheduler("exp3s:reservoir=4", pool=schedsim.PromptPool(n=6, category=CATS3), seed=seed)
+        rng = copy.deepcopy(e._rng)
+        e._remember(values[:25])
+        e._remember(values[25:])  # a second call continues the count
+        expected: list[float] = []
+        for i, v in enumerate(values):  # keep the first 4, then the i-th replaces slot j ~ U{0..i} if j < 4
+            if len(expected) < 4:
+                expected.append(v)
+            else:
+                j = int(rng.integers(0, i + 1))
+                if j < 4:
+                    expected[j] = v
+        np.testing.assert_array_equal(e.sample, expected)
+        assert e.n_rewards == 40 and e.sample.size == 4
 
 
 def test_exp3s_edges_one_arm_flat_reservoir_and_an_arm_without_rollouts() -> None:
