@@ -404,6 +404,33 @@ def test_uniform_replay_control_trains_half_replayed_batches_for_free() -> None:
     assert stale.prompt_ids.tolist() == [2, 3]
 
 
+def test_uniform_replay_defaults_seed_counts_and_bad_values() -> None:
+    pool = schedsim.PromptPool(n=8)
+    s = schedsim.make_scheduler("uniform-replay", pool=pool, seed=0)
+    assert (s.sigma, s.buffer_size, s.start, s.replays) == (0.5, 512, 2, True)
+    m = s.metrics()
+    assert (m["sched/replayed"], m["sched/buffer"]) == (0.0, 0.0)
+    picks = [schedsim.make_scheduler("uniform-replay", pool=pool, seed=seed).select(4).tolist() for seed in (1, 1, 2)]
+    assert picks[0] == picks[1] != picks[2]  # the epoch shuffle comes from the scheduler's seed
+    assert schedsim.make_scheduler("uniform-replay:sigma=1", pool=pool).replays is False
+    s = schedsim.make_scheduler("uniform-replay:start=0,sigma=0.5", pool=pool, seed=0)  # replay from the first step
+    assert s.replay(4) is None and s.metrics()["sched/replayed"] == 0.0  # nothing buffered yet
+    s.observe(schedsim.Feedback(prompt_ids=np.arange(4), rewards=np.array([[1.0, 0.0]] * 4)))
+    assert s.replay(4).m == 2 and s.metrics() == {**s.metrics(), "sched/replayed": 2.0, "sched/buffer": 4.0}
+    state = s.state_dict()
+    assert s.replay(1) is None and s.metrics()["sched/replayed"] == 0.0  # 1 - max(1, round(0.5)) = 0 wanted
+    s.load_state_dict(state)
+    assert s.metrics()["sched/replayed"] == 2.0
+    for spec, message in [
+        ("uniform-replay:sigma=0", "sigma=0.0 is out of range; accepted: a number in (0, 1]"),
+        ("uniform-replay:sigma=1.5", "sigma=1.5 is out of range; accepted: a number in (0, 1]"),
+        ("uniform-replay:start=-1", "start=-1 is out of range; accepted: an integer in [0, inf)"),
+        ("uniform-replay:buffer_size=0", "buffer_size=0 is out of range; accepted: an integer in [1, inf)"),
+    ]:
+        with pytest.raises(schedsim.ParameterError, match="^" + re.escape(f"uniform-replay: {message}") + "$"):
+            schedsim.make_scheduler(spec, pool=pool, seed=0)
+
+
 # -- the replay buffer itself -----------------------------------------------------------------------------------
 def test_group_buffer_pads_keeps_the_newest_and_refuses_a_bad_capacity() -> None:
     from schedsim.rules.replay import GroupBuffer

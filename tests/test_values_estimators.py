@@ -226,3 +226,32 @@ def test_value_model_defaults_bounds_and_bookkeeping() -> None:
     with pytest.raises(schedsim.PoolError, match="^" + re.escape(message) + "$"):
         ValueModelEstimator(bare, model="linear")
     ValueModelEstimator(bare, steps=1, init=1.0, lr=1e-9)  # the edges accepted
+
+
+def test_oracle_reads_its_source_and_refuses_bad_answers() -> None:
+    from schedsim.estimators.oracle import OracleEstimator
+
+    pool = schedsim.PromptPool(n=3)
+    truth = np.array([0.2, 0.7, 1.0])
+    est = OracleEstimator(pool, pass_rates=lambda ids: truth[ids])
+    assert est.pool is pool
+    np.testing.assert_array_equal(est.estimate(), truth)
+    np.testing.assert_array_equal(est.estimate(np.array([2, 0])), [1.0, 0.2])
+    bare = OracleEstimator(pool)
+    message = (
+        "the 'oracle' estimator has no pass-rate source; it is a diagnostic for environments that know true pass "
+        "rates (schedsim's runner passes the bandit's); accepted: make_scheduler(..., pass_rates=fn) with fn(ids) "
+        "-> true pass rates"
+    )
+    with pytest.raises(schedsim.MissingSignalError, match="^" + re.escape(message) + "$"):
+        bare.estimate()
+    with pytest.raises(
+        schedsim.ParameterError, match=r"^pass_rates=3 is not callable; accepted: a function pass_rates"
+    ):
+        bare.set_source(3)
+    for answer, shape in (([0.2, 1.5, 0.3], "(3,)"), ([0.2, -0.1, 0.3], "(3,)"), ([0.2, np.nan, 0.3], "(3,)"),
+                          ([0.2, 0.3], "(2,)")):  # fmt: skip
+        bare.set_source(lambda ids, answer=answer: np.array(answer))
+        message = f"pass_rates source returned shape {shape} for 3 ids; accepted: that many finite values in [0, 1]"
+        with pytest.raises(schedsim.SchedsimError, match="^" + re.escape(message) + "$"):
+            bare.estimate()
