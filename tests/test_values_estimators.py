@@ -255,3 +255,19 @@ def test_oracle_reads_its_source_and_refuses_bad_answers() -> None:
         message = f"pass_rates source returned shape {shape} for 3 ids; accepted: that many finite values in [0, 1]"
         with pytest.raises(schedsim.SchedsimError, match="^" + re.escape(message) + "$"):
             bare.estimate()
+
+
+def test_spo_and_plr_take_the_oracle_and_name_their_estimators() -> None:
+    from schedsim.estimators.oracle import OracleEstimator
+
+    pool = schedsim.PromptPool(n=4)
+    truth = np.array([0.1, 0.3, 0.6, 0.9])
+    for spec in ("spo:estimator=oracle", "plr:estimator=oracle"):
+        s = schedsim.make_scheduler(spec, pool=pool, seed=0, pass_rates=lambda ids: truth[ids])
+        assert isinstance(s.estimator, OracleEstimator) and s.estimator.pool is pool
+        np.testing.assert_array_equal(s.estimator.estimate(), truth)
+    assert isinstance(schedsim.make_scheduler("plr:estimator=ema", pool=pool, seed=0).estimator, EMAEstimator)
+    for spec, accepted in (("spo", "'tracker', 'oracle'"), ("plr", "'empirical', 'ema', 'oracle'")):
+        message = f"{spec}: estimator='x' is not accepted; accepted: {accepted}"
+        with pytest.raises(schedsim.ParameterError, match="^" + re.escape(message) + "$"):
+            schedsim.make_scheduler(f"{spec}:estimator=x", pool=pool, seed=0)
