@@ -168,7 +168,9 @@ def test_ads_window_position_and_reset_counter() -> None:
     s = schedsim.make_scheduler("ads:window=2,active_clusters=2,reset_steps=3", pool=small, seed=0)
     assert np.isnan(s.metrics()["sched/window_position"])  # no window before the first select
     s.select(4)
-    assert s.metrics()["sched/window_position"] == pytest.approx(0.375)
+    m = s.metrics()
+    assert m["sched/window_position"] == pytest.approx(0.375)
+    assert (m["sched/clusters"], m["sched/prob_max"]) == (2.0, 0.5)
     s.steps_in_epoch = 5
     s._reset()
     assert s.steps_in_epoch == 0

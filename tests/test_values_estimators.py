@@ -271,3 +271,22 @@ def test_spo_and_plr_take_the_oracle_and_name_their_estimators() -> None:
         message = f"{spec}: estimator='x' is not accepted; accepted: {accepted}"
         with pytest.raises(schedsim.ParameterError, match="^" + re.escape(message) + "$"):
             schedsim.make_scheduler(f"{spec}:estimator=x", pool=pool, seed=0)
+
+
+def test_log_z_table_refuses_a_bad_size_or_start_and_plr_names_its_staleness() -> None:
+    from schedsim.estimators.partition import LogZTable
+
+    assert LogZTable(1, init=-0.5).values.tolist() == [-0.5]  # the smallest pool
+    for n in (0, True, 2.0):
+        message = f"LogZTable: n={n!r} is not accepted; accepted: a positive integer (the pool size)"
+        with pytest.raises(schedsim.ParameterError, match="^" + re.escape(message) + "$"):
+            LogZTable(n)
+    with pytest.raises(schedsim.ParameterError, match=r"^init=nan is out of range; accepted: a number in \(-inf, inf\)$"):
+        LogZTable(3, init=float("nan"))
+    pool = schedsim.PromptPool(n=4)
+    plr = schedsim.make_scheduler("plr:staleness=1", pool=pool, seed=0)  # the edge is accepted
+    assert plr.rule.staleness == 1.0 and np.isnan(plr.metrics()["sched/staleness_share"])  # NaN before a batch
+    for value in ("1.5", "-0.1"):
+        message = f"plr: staleness={value} is out of range; accepted: a number in [0, 1]"
+        with pytest.raises(schedsim.ParameterError, match="^" + re.escape(message) + "$"):
+            schedsim.make_scheduler(f"plr:staleness={value}", pool=pool, seed=0)
