@@ -129,6 +129,7 @@ def test_run_unit_rows_by_value_on_a_scripted_world(monkeypatch) -> None:
     assert (table["scheduler"] == "uniform").all() and (table["seed"] == 3).all()
     assert table["oracle"].tolist() == [False] * 4
     assert (table["selection_rollouts"] == 0).all() and table["calib_abs_err"].isna().all()  # no estimates
+    assert table["calib_abs_err"].dtype == np.float64  # NaN, a number, so tables of any schedulers concatenate
     assert table["sched/selected"].tolist() == [0.0, 10.0, 20.0, 25.0]  # the scheduler's own metrics, as floats
     # the scheduler is seeded 10_000 + seed
     twin = schedsim.make_scheduler("uniform", pool=env.pool, seed=10_003)
