@@ -22,6 +22,15 @@ def test_a_fresh_bandit_head_predicts_its_configured_start_everywhere(head: str,
     np.testing.assert_allclose(env.log_z(np.arange(300)), 0.3 / 0.03, rtol=1e-12)  # log Z = u / beta = 10
 
 
+@pytest.mark.parametrize("output", ["softplus", "linear"])
+def test_the_bandit_builds_its_head_with_the_configured_output(output: str) -> None:
+    from schedsim.envs.heads import output_bounds
+
+    table = make_env(f"{SMALL},head=table,head_output={output},kl_coef=0.03", seed=0)
+    assert (table.head.lo, table.head.hi) == output_bounds(output)  # not the sigmoid's (0, 1)
+    assert make_env(f"{SMALL},head=mlp,head_output={output},kl_coef=0.03", seed=0).head.output == output
+
+
 def test_output_offsets_invert_the_output_maps() -> None:
     assert output_offset("sigmoid", 0.3) == pytest.approx(np.log(0.3 / 0.7))
     assert output_offset("softplus", 0.3) == pytest.approx(np.log(np.expm1(0.3)))
