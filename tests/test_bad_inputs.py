@@ -2,8 +2,8 @@
 
 CLI cases run through typer's CliRunner (one through ``python -m schedsim``): exit code 2, exactly one line on
 stderr, no traceback, and nothing written: the ``--out`` directory of a refused command is never created, and a
-directory holding finished units of an earlier good run is left byte for byte as it was. API cases assert the
-SchedsimError subclass, one line and the message.
+directory holding finished units of an earlier good run is left byte for byte as it was. The API cases (the
+SchedsimError subclass, one line and the message) live in tests/test_bad_inputs_api.py.
 """
 
 from __future__ import annotations
@@ -14,24 +14,20 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
+from test_bad_inputs_api import API_CASES, GROUP, NAMES, _config, _one_line
 from typer.testing import CliRunner
 
 import schedsim
 from schedsim.cli import app
-from schedsim.core.errors import SchedsimError, accepted
-from schedsim.runner import RunConfig, RunStore, run_all
+from schedsim.runner import RunStore, run_all
 
 runner = CliRunner()
 
 #: the tiny comparison every compare/explain case starts from (the good run uses exactly this)
 TINY = ["--seeds", "1", "--budget", "2048", "--batch", "16", "--group", "4", "--eval-every", "1024", "--workers", "1"]
 OUT, RUN, FILE = "{out}", "{run}", "{file}"  # placeholders: a fresh --out, the good run, an existing regular file
-NAMES = "accepted: " + re.escape(accepted(schedsim.available())) + "$"  # every registered name
-GROUP = r"^group=1 gives no group-relative signal: .* every GRPO advantage is 0; accepted: an integer >= 2$"
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -319,13 +315,6 @@ def _fill(args: list[str], tmp_path: Path, good_run: Path) -> list[str]:
     return [re.sub(r"\{(out|run|file)\}", lambda m: subs["{" + m.group(1) + "}"], a) for a in args]
 
 
-def _one_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, f"expected one line, got {len(lines)}:\n{text}"
-    assert "Traceback" not in text
-    return lines[0]
-
-
 @pytest.mark.parametrize(("args", "pattern"), CLI_CASES)
 def test_cli_refuses_bad_input_in_one_line(
     args: list[str], pattern: str, tmp_path: Path, good_run: Path, monkeypatch: pytest.MonkeyPatch
@@ -416,229 +405,6 @@ def test_python_dash_m_schedsim_refuses_in_one_line(tmp_path: Path) -> None:
 
 
 # ---- Python API ------------------------------------------------------------------------------------------------
-
-POOL = schedsim.PromptPool(6, category=[0, 0, 1, 1, 2, 2])
-R = np.array([[1.0, 0.0]])
-ID0 = np.array([0])
-
-
-def _feedback(**kw: Any) -> schedsim.Feedback:
-    return schedsim.Feedback(**({"prompt_ids": ID0, "rewards": R} | kw))
-
-
-def _config(**kw: Any) -> RunConfig:
-    base = {"schedulers": ("uniform",), "seeds": 1, "budget": 2048, "batch": 16, "group": 4, "eval_every": 1024}
-    return RunConfig(**(base | kw))
-
-
-API_CASES = [
-    # make_scheduler
-    pytest.param(
-        lambda: schedsim.make_scheduler("pacd", pool=POOL),
-        schedsim.SpecError,
-        r"^unknown scheduler 'pacd'; " + NAMES,
-        id="spec-unknown",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("gaussian:sigmaa=0.2", pool=POOL),
-        schedsim.SpecError,
-        r"^unknown parameter 'sigmaa' for scheduler 'gaussian'; accepted: 'mu', 'sigma', ",
-        id="spec-unknown-param",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("sec:tau=-0.25", pool=POOL),
-        schedsim.ParameterError,
-        r"^sec: tau=-0\.25 is out of range; accepted: a number in \(0, inf\)$",
-        id="spec-sec-tau",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("beta:alpha=0.0,beta=3.5", pool=POOL),
-        schedsim.ParameterError,
-        r"^beta: alpha=0\.0 is out of range; accepted: a number in \(0, inf\)$",
-        id="spec-beta-alpha",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("gaussian:mu=1.25", pool=POOL),
-        schedsim.ParameterError,
-        r"^gaussian: mu=1\.25 is out of range; accepted: a number in \[0, 1\]$",
-        id="spec-gaussian-mu",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("paced:tau=0.4,tau=0.3", pool=POOL),
-        schedsim.SpecError,
-        r"^paced: parameter 'tau' given twice$",
-        id="spec-twice",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("paced:tau=0.4", pool=POOL, tau=0.3),
-        schedsim.SpecError,
-        r"^paced: parameter 'tau' given both in the spec and as a keyword$",
-        id="spec-and-keyword",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("uniform", pool=POOL, temperature=2),
-        schedsim.SpecError,
-        r"^unknown parameter 'temperature' for scheduler 'uniform'",
-        id="keyword-unknown",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("beta", pool=[1, 2, 3]),
-        schedsim.ParameterError,
-        r"^beta: pool is list; accepted: a schedsim\.PromptPool$",
-        id="pool-list",
-    ),
-    pytest.param(
-        lambda: schedsim.make_scheduler("", pool=POOL),
-        schedsim.SpecError,
-        r"^scheduler spec '' is empty; accepted: 'name' or 'name:key=value,\.\.\.'$",
-        id="spec-empty",
-    ),
-    # Feedback
-    pytest.param(
-        lambda: _feedback(rewards=np.array([["a", "b"]])),
-        schedsim.FeedbackError,
-        r"^rewards has dtype <U1; accepted: an array of numbers$",
-        id="feedback-string-rewards",
-    ),
-    pytest.param(
-        lambda: _feedback(log_z=np.array([np.inf])),
-        schedsim.FeedbackError,
-        r"^log_z contains inf; accepted: finite values",
-        id="feedback-log-z-inf",
-    ),
-    pytest.param(
-        lambda: _feedback(log_z=np.array([np.nan])),
-        schedsim.FeedbackError,
-        r"^log_z contains nan; accepted: finite",
-        id="feedback-log-z-nan",
-    ),
-    pytest.param(
-        lambda: _feedback(prompt_ids=np.array([0, 1]), rewards=[[1.0, 0.0], [1.0]]),
-        schedsim.FeedbackError,
-        r"^rewards is not an array of numbers \(.*\); accepted: a rectangular array \(NaN pads ragged groups\)$",
-        id="feedback-ragged",
-    ),
-    pytest.param(
-        lambda: _feedback(rewards=np.array([[0.0, -np.inf]])),
-        schedsim.FeedbackError,
-        r"^rewards contains \+-inf; accepted: finite values, or NaN",
-        id="feedback-inf-reward",
-    ),
-    pytest.param(
-        lambda: _feedback(advantages=[["x", "y"]]),
-        schedsim.FeedbackError,
-        r"^advantages has dtype <U1; accepted: an array of numbers$",
-        id="feedback-string-advantages",
-    ),
-    pytest.param(
-        lambda: _feedback(filtered=[2]),
-        schedsim.FeedbackError,
-        r"^filtered contains 2; accepted: booleans or 0/1$",
-        id="feedback-filtered",
-    ),
-    pytest.param(
-        lambda: _feedback(prompt_ids=np.array([[0]])),
-        schedsim.FeedbackError,
-        r"^prompt_ids has shape \(1, 1\); accepted: \(m,\)$",
-        id="feedback-ids-2d",
-    ),
-    pytest.param(
-        lambda: _feedback(prompt_ids=np.array([0.5])),
-        schedsim.FeedbackError,
-        r"^prompt_ids has dtype float64; accepted: an integer dtype$",
-        id="feedback-ids-float",
-    ),
-    # PromptPool
-    pytest.param(
-        lambda: schedsim.PromptPool(0),
-        schedsim.PoolError,
-        r"^n=0 is not accepted; accepted: a positive integer$",
-        id="pool-n-0",
-    ),
-    pytest.param(
-        lambda: schedsim.PromptPool(3, category=[0.5, 1, 2]),
-        schedsim.PoolError,
-        r"^category has dtype float64; accepted: an integer dtype$",
-        id="pool-category-float",
-    ),
-    pytest.param(
-        lambda: schedsim.PromptPool(2, features=[["a"], ["b"]]),
-        schedsim.PoolError,
-        r"^features has dtype <U1; accepted: an array of numbers$",
-        id="pool-features-strings",
-    ),
-    pytest.param(
-        lambda: schedsim.PromptPool(2, difficulty_prior=[0.2, 1.3]),
-        schedsim.PoolError,
-        r"^difficulty_prior has values outside \[0, 1\]; accepted: pass rates in \[0, 1\]$",
-        id="pool-prior-range",
-    ),
-    pytest.param(
-        lambda: schedsim.PromptPool(2, names=5),
-        schedsim.PoolError,
-        r"^names is int; accepted: a sequence of n=2 ",
-        id="pool-names",
-    ),
-    # LogZTable
-    pytest.param(
-        lambda: schedsim.LogZTable(0),
-        schedsim.ParameterError,
-        r"^LogZTable: n=0 is not accepted; accepted: a positive integer \(the pool size\)$",
-        id="logz-0",
-    ),
-    pytest.param(
-        lambda: schedsim.LogZTable(-7), schedsim.ParameterError, r"^LogZTable: n=-7 is not accepted", id="logz-negative"
-    ),
-    pytest.param(
-        lambda: schedsim.LogZTable(2.5), schedsim.ParameterError, r"^LogZTable: n=2\.5 is not accepted", id="logz-float"
-    ),
-    pytest.param(
-        lambda: schedsim.LogZTable(4, init=float("inf")),
-        schedsim.ParameterError,
-        r"^init=inf is out of range; accepted: a number in \(-inf, inf\)$",
-        id="logz-init-inf",
-    ),
-    # RunConfig
-    pytest.param(lambda: _config(group=1), schedsim.ParameterError, GROUP, id="config-group-1"),
-    pytest.param(
-        lambda: _config(schedulers=("paced", "paced:tau=0.5")),
-        schedsim.SpecError,
-        r"^a scheduler is listed twice: 'paced' and 'paced:tau=0\.5' are both 'paced'",
-        id="config-duplicate",
-    ),
-    pytest.param(
-        lambda: _config(schedulers=()),
-        schedsim.SpecError,
-        r"^no scheduler given; accepted: one or more scheduler specs$",
-        id="config-empty",
-    ),
-    pytest.param(
-        lambda: _config(seeds=-2),
-        schedsim.ParameterError,
-        r"^seeds=-2 is out of range; accepted: an integer in \[1, inf\)$",
-        id="config-seeds",
-    ),
-    pytest.param(
-        lambda: _config(target=-0.1),
-        schedsim.ParameterError,
-        r"^target=-0\.1 is out of range; accepted: a number in \[0, 1\] or None$",
-        id="config-target",
-    ),
-    pytest.param(
-        lambda: RunConfig.from_dict({"env": "bandit"}),
-        schedsim.SpecError,
-        r"^not a run configuration: dict without a 'schedulers' list; accepted: ",
-        id="config-from-dict",
-    ),
-]
-
-
-@pytest.mark.parametrize(("call", "error", "pattern"), API_CASES)
-def test_api_refuses_bad_input_in_one_line(call: Any, error: type[SchedsimError], pattern: str) -> None:
-    with pytest.raises(SchedsimError) as info:
-        call()
-    assert type(info.value) is error or isinstance(info.value, error)
-    assert re.search(pattern, _one_line(str(info.value))), str(info.value)
 
 
 def test_run_all_refuses_workers_before_writing(tmp_path: Path) -> None:
