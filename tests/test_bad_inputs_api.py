@@ -123,7 +123,9 @@ API_CASES = [
     pytest.param(
         lambda: _feedback(prompt_ids=np.array([0, 1]), rewards=[[1.0, 0.0], [1.0]]),
         schedsim.FeedbackError,
-        r"^rewards is not an array of numbers \(.*\); accepted: a rectangular array \(NaN pads ragged groups\)$",
+        r"^rewards is not an array of numbers \(setting an array element with a sequence\. The requested array has "
+        r"an inhomogeneous shape after 1 dimensions\. The detected shape was \(2,\) \+ inhomogeneous part\.\); "
+        r"accepted: a rectangular array \(NaN pads ragged groups\)$",  # numpy's reason, its first line
         id="feedback-ragged",
     ),
     pytest.param(
@@ -143,6 +145,12 @@ API_CASES = [
         schedsim.FeedbackError,
         r"^filtered contains 2; accepted: booleans or 0/1$",
         id="feedback-filtered",
+    ),
+    pytest.param(  # the first value that is neither 0 nor 1 is named
+        lambda: _feedback(prompt_ids=np.array([0, 1, 2]), rewards=np.zeros((3, 2)), filtered=[0, 1, 2]),
+        schedsim.FeedbackError,
+        r"^filtered contains 2; accepted: booleans or 0/1$",
+        id="feedback-filtered-after-valid",
     ),
     pytest.param(
         lambda: _feedback(prompt_ids=np.array([[0]])),

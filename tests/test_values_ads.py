@@ -283,8 +283,11 @@ def test_an_empty_batch_moves_nothing_but_counts_a_step() -> None:
 
 def test_explicit_kmeans_window_and_reset_cadence() -> None:
     cross = np.array([[0.0, 10.0], [0.2, 10.0], [0.1, 10.2], [10.0, 0.0], [10.2, 0.0], [10.0, 0.1]])
-    s = schedsim.make_scheduler("ads:clustering=kmeans,clusters=2", pool=schedsim.PromptPool(n=6, features=cross))
-    assert s.clustering == "kmeans" and s.cluster[0] == s.cluster[1] == s.cluster[2] != s.cluster[3]
+    for seed in range(5):  # random clusters would split the blobs exactly with probability 1/10 per seed
+        s = schedsim.make_scheduler(
+            "ads:clustering=kmeans,clusters=2", pool=schedsim.PromptPool(n=6, features=cross), seed=seed
+        )
+        assert s.clustering == "kmeans" and s.cluster[0] == s.cluster[1] == s.cluster[2] != s.cluster[3]
     s = schedsim.make_scheduler("ads:window=3,active_clusters=2", pool=pool(), seed=0)
     assert s.select(1).size == 1 and s.width == 3  # the given window, not ceil(1 / 2)
     # reset every max(1, n // max(1, active x width)): 12 // (2 x 5) = 1; 12 // (1 x 1) = 12

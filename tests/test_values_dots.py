@@ -171,6 +171,7 @@ def test_estimates_are_clipped_and_state_loads_integer_lists_as_floats() -> None
     body = {**state["body"], "p": [0, 1, 0, 1], "weights": [1, 0, 0, 0], "last": [0, 0, 1, 1], "replayed": 3}
     s.load_state_dict({**state, "body": body})
     assert s.p.dtype == s.weights.dtype == s.last.dtype == np.float64
+    assert s.p.tolist() == [0.0, 1.0, 0.0, 1.0] and s.last.tolist() == [0.0, 0.0, 1.0, 1.0]
     assert s.metrics()["sched/replayed"] == 3.0
 
 
@@ -410,6 +411,8 @@ def test_uniform_replay_defaults_seed_counts_and_bad_values() -> None:
     assert (s.sigma, s.buffer_size, s.start, s.replays) == (0.5, 512, 2, True)
     m = s.metrics()
     assert (m["sched/replayed"], m["sched/buffer"]) == (0.0, 0.0)
+    s.observe(schedsim.Feedback(prompt_ids=np.arange(4), rewards=np.array([[1.0, 0.0]] * 4)))
+    assert s.replay(4) is None and s.metrics()["sched/replayed"] == 0.0  # within the first `start` steps
     picks = [schedsim.make_scheduler("uniform-replay", pool=pool, seed=seed).select(4).tolist() for seed in (1, 1, 2)]
     assert picks[0] == picks[1] != picks[2]  # the epoch shuffle comes from the scheduler's seed
     assert schedsim.make_scheduler("uniform-replay:sigma=1", pool=pool).replays is False
@@ -512,7 +515,14 @@ def test_dots_defaults_predictor_choice_and_bad_values() -> None:
         True,
     )
     np.testing.assert_array_equal(s.p, np.full(8, 0.5))
+    world = FixedWorld([2] * 8)
+    picks = [
+        schedsim.make_scheduler("dots", pool=bare, seed=seed, probe=world.rollout).select(2).tolist()
+        for seed in (3, 3, 4)
+    ]
+    assert picks[0] == picks[1] != picks[2]  # references and draws from the scheduler's seed
     m = s.metrics()
+    assert (m["sched/replayed"], m["sched/buffer"]) == (0.0, 0.0)
     assert (m["sched/rounds"], m["sched/ref_rollouts"], m["sched/calib_slope"], m["sched/calib_intercept"]) == (
         0.0,
         0.0,

@@ -141,6 +141,8 @@ def test_mean_absolute_advantage_of_a_binary_group(g: int, data: st.DataObject) 
 def test_feedback_arrays_are_float64_whatever_the_input() -> None:
     fb = schedsim.Feedback(np.array([0, 1]), [[1, 0], [0, 0]], advantages=[[1, -1], [0, 0]], log_z=[3, 4])
     assert fb.rewards.dtype == fb.advantages.dtype == fb.log_z.dtype == np.float64  # ints in, NaN-capable out
+    boxed = np.array([[1.0, 0.0], [0.5, None]], dtype=object)  # an object array of numbers (None: missing)
+    np.testing.assert_array_equal(schedsim.Feedback(np.array([0, 1]), boxed).rewards, [[1.0, 0.0], [0.5, np.nan]])
 
 
 def test_feedback_messages_in_full() -> None:
