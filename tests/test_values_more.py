@@ -130,6 +130,20 @@ def test_tscl_thompson_draws_one_stored_progress_per_arm() -> None:
         schedsim.make_scheduler("tscl:teacher=online", pool=pool, seed=0)  # thompson needs the sampling teacher
 
 
+def test_tscl_and_exp3s_states_load_integer_lists_as_floats() -> None:
+    pool = schedsim.PromptPool(n=6, category=CATS3)
+    loaded = schedsim.make_scheduler("tscl", pool=pool, seed=0)
+    state = loaded.state_dict()
+    arrays = {**state["body"]["arrays"], "q": [0, 0, 0], "dx": np.zeros((10, 3), dtype=int).tolist()}
+    loaded.load_state_dict({**state, "body": {**state["body"], "arrays": arrays}})  # integer lists, as JSON may hold
+    assert loaded.q.dtype == loaded.dx.dtype == np.float64
+    e = schedsim.make_scheduler("exp3s", pool=pool, seed=0)
+    state = e.state_dict()
+    state["body"] = {**state["body"], "w": [0, 1, 0], "sample": [0, 1]}
+    e.load_state_dict(state)
+    assert e.w.dtype == e.sample.dtype == np.float64  # a later reservoir write of 0.25 must not truncate to 0
+
+
 def test_tscl_and_exp3s_defaults_seed_and_bad_values() -> None:
     pool = schedsim.PromptPool(n=6, category=CATS3)
     s = schedsim.make_scheduler("tscl", pool=pool, seed=0)
@@ -143,19 +157,10 @@ def test_tscl_and_exp3s_defaults_seed_and_bad_values() -> None:
         True,
     )
     assert s.dx.shape == (10, 3) and (s.n_dx, s.t) == (0, 0)
-    loaded = schedsim.make_scheduler("tscl", pool=pool, seed=0)
-    state = loaded.state_dict()
-    arrays = {**state["body"]["arrays"], "q": [0, 0, 0], "dx": np.zeros((10, 3), dtype=int).tolist()}
-    loaded.load_state_dict({**state, "body": {**state["body"], "arrays": arrays}})  # integer lists, as JSON may hold
-    assert loaded.q.dtype == loaded.dx.dtype == np.float64
     np.testing.assert_allclose(s.arm_probabilities(), [1 / 3] * 3)  # an empty FIFO: Q = 1 everywhere, tied
     assert [s.metrics()[f"sched/arm_prob/{c}"] for c in range(3)] == pytest.approx([1 / 3] * 3)
     e = schedsim.make_scheduler("exp3s", pool=pool, seed=0)
     assert (e.eta, e.epsilon, e.beta, e.reservoir, e.t, e.n_rewards) == (0.01, 0.05, 0.0, 1000, 0, 0)
-    state = e.state_dict()
-    state["body"] = {**state["body"], "w": [0, 1, 0], "sample": [0, 1]}  # integers, as a JSON file may hold them
-    e.load_state_dict(state)
-    assert e.w.dtype == e.sample.dtype == np.float64  # a later reservoir write of 0.25 must not truncate to 0
     for spec in ("tscl", "exp3s"):
         picks = []
         for seed in (3, 3, 4):
