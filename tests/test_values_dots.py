@@ -15,6 +15,19 @@ from schedsim.runner.loop import ProbeMeter
 from schedsim.schedulers.dots import DOTSScheduler
 
 
+def small_run(*schedulers: str) -> RunConfig:
+    """A one-seed bandit run of 3,000 rollouts in batches of 16 groups of 4, evaluated every 1,000."""
+    return RunConfig(
+        schedulers=schedulers,
+        env="bandit:n_train=200,n_test=100",
+        seeds=1,
+        budget=3000,
+        batch=16,
+        group=4,
+        eval_every=1000,
+    )
+
+
 def build(spec: str, successes: list[int], pool: schedsim.PromptPool):
     world = FixedWorld(successes)
     meter = ProbeMeter(world)
@@ -177,15 +190,7 @@ def test_estimates_are_clipped_and_state_loads_integer_lists_as_floats() -> None
 
 def test_reference_rollouts_are_charged_in_a_real_run() -> None:
     spec = "dots:ref_size=8,sigma=1"  # no replay: every group fresh
-    config = RunConfig(
-        schedulers=(spec,),
-        env="bandit:n_train=200,n_test=100",
-        seeds=1,
-        budget=3000,
-        batch=16,
-        group=4,
-        eval_every=1000,
-    )
+    config = small_run(spec)
     last = run_unit(config, spec, 0).iloc[-1]
     # a round = 8 x 8 reference rollouts + 2 steps x 16 x 4 = 192: 15 rounds spend 2880; the 16th round's
     # references (64, 2944 in all) fit, its first step (64 more) would not: the run stops at 30 steps
@@ -269,15 +274,7 @@ def test_replayed_groups_are_trained_on_for_free_in_a_real_run(monkeypatch: pyte
     monkeypatch.setattr(BanditEnv, "learn", learn)
     monkeypatch.setattr(DOTSScheduler, "replay", replay)
     spec = "dots:ref_size=8,sigma=0.5"
-    config = RunConfig(
-        schedulers=(spec,),
-        env="bandit:n_train=200,n_test=100",
-        seeds=1,
-        budget=3000,
-        batch=16,
-        group=4,
-        eval_every=1000,
-    )
+    config = small_run(spec)
     last = run_unit(config, spec, 0).iloc[-1]
     # round 0: 64 reference + 2 x 16 x 4 fresh = 192; then rounds of 64 reference + 2 steps of 8 fresh x 4 (8 of
     # the 16 groups replayed): 128 each. 21 such rounds reach 2880; the 22nd starts (64 + 32 = 2976) and the next
@@ -365,15 +362,7 @@ def test_a_step_must_keep_one_fresh_group(monkeypatch: pytest.MonkeyPatch) -> No
     import schedsim.runner.loop as loop
 
     monkeypatch.setattr(loop, "make_scheduler", lambda spec, **kw: GreedyReplayDOTS(kw.pop("pool"), **kw))
-    config = RunConfig(
-        schedulers=("dots",),
-        env="bandit:n_train=200,n_test=100",
-        seeds=1,
-        budget=3000,
-        batch=16,
-        group=4,
-        eval_every=1000,
-    )
+    config = small_run("dots")
     with pytest.raises(
         schedsim.SchedsimError, match="'dots' replayed 16 groups for a batch of 16; accepted: at most 15"
     ):
@@ -382,15 +371,7 @@ def test_a_step_must_keep_one_fresh_group(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_uniform_replay_control_trains_half_replayed_batches_for_free() -> None:
     spec = "uniform-replay"
-    config = RunConfig(
-        schedulers=(spec, "uniform"),
-        env="bandit:n_train=200,n_test=100",
-        seeds=1,
-        budget=3000,
-        batch=16,
-        group=4,
-        eval_every=1000,
-    )
+    config = small_run(spec, "uniform")
     last = run_unit(config, spec, 0).iloc[-1]
     # steps 1-2: 16 fresh (128 rollouts); then 8 fresh + 8 replayed (32 each) while a full batch (64) still fits
     # in the budget: 128 + 88 x 32 = 2944; 90 steps against uniform's 46 (46 x 64 = 2944)
